@@ -1,0 +1,49 @@
+# Entry points named in the README. Everything a fresh machine needs is installed from here.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+CATALOG_STAMP := var/catalog/manifest.json
+
+.PHONY: install run serve test check lint bench catalog clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+$(CATALOG_STAMP): | $(STAMP)
+	$(BIN)/medcode codes import
+
+## install: .venv with every dependency, plus the code-set catalog built from the data folder
+install: $(STAMP) $(CATALOG_STAMP)
+
+catalog: $(STAMP)
+	$(BIN)/medcode codes import
+
+## run: install, then serve on embedded defaults (SQLite, catalog from the shared data)
+run: install
+	$(BIN)/medcode serve --host $(HOST) --port $(PORT)
+
+## test: install, then every test except benchmarks
+test: install
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## check: the one gate: format, lint, types, import contracts, tests
+check: lint test
+
+## bench: benchmarks (latency, recall); they measure and report, they do not gate
+bench: install
+	$(BIN)/pytest -m bench -s -p no:cacheprovider tests/bench
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,24 @@
+"""Shared route dependencies."""
+
+from fastapi import Request
+
+from app.errors import ServiceError
+from app.services.suggest import SuggestService
+
+
+def suggest_service(request: Request) -> SuggestService:
+    service: SuggestService | None = getattr(request.app.state, "suggest_service", None)
+    if service is None:
+        raise ServiceError(503, "not_ready", "the service is still loading its catalog and model")
+    return service
+
+
+def require_json(request: Request) -> None:
+    """Refuse a body that is not declared as JSON before trying to parse it."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ServiceError(
+            415,
+            "unsupported_media_type",
+            f"send the body as JSON with Content-Type: application/json (got {media_type or 'none'})",
+        )

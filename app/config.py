@@ -1,0 +1,41 @@
+"""Settings, read once from MEDCODE_* environment variables: the only place env vars are read."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_data_dir() -> Path | None:
+    shared = PROJECT_ROOT.parent / "shared" / "data"
+    return shared if shared.is_dir() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDCODE_", extra="ignore")
+
+    data_dir: Path | None = Field(
+        default_factory=_default_data_dir,
+        description="Folder with cms/ and codiesp/ (default ../shared/data when it exists)",
+    )
+    var_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Git-ignored folder for built catalogs, models and the SQLite database",
+    )
+    max_body_bytes: int = Field(
+        default=4_000_000, ge=1024, description="Requests with a larger body are refused (413)"
+    )
+    log_level: str = "INFO"
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.var_dir / "catalog"
+
+    def require_data_dir(self) -> Path:
+        if self.data_dir is None:
+            raise ValueError(
+                "no data folder: set MEDCODE_DATA_DIR to the folder holding cms/ and codiesp/"
+            )
+        return self.data_dir

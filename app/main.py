@@ -1,0 +1,48 @@
+"""The FastAPI application factory."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api.routes import codes, health, suggest
+from app.config import Settings
+from app.errors import install_error_handlers
+from app.middleware import BodySizeLimit
+from app.services.suggest import SuggestService
+from codes.catalog import Catalog
+
+logger = logging.getLogger(__name__)
+
+
+def build_suggest_service(settings: Settings) -> SuggestService:
+    """Load everything a request needs, once. Fails loudly if anything is missing."""
+    catalog = Catalog.open(settings.catalog_dir)
+    return SuggestService.build(catalog)
+
+
+def create_app(settings: Settings, service: SuggestService | None = None) -> FastAPI:
+    """The app; `service` lets tests share one loaded service across apps."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.suggest_service = service or build_suggest_service(settings)
+        logger.info("ready: model %s", app.state.suggest_service.model_version)
+        yield
+        app.state.suggest_service = None
+
+    app = FastAPI(
+        title="medcode",
+        summary="Suggests ICD-10-CM, ICD-10-PCS, HCPCS and CPT codes from clinical notes",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.suggest_service = None
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(suggest.router)
+    app.include_router(codes.router)
+    return app

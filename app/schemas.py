@@ -1,0 +1,125 @@
+"""Request and response bodies: the public contract outside tools depend on."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+
+from codes.systems import CodeSystem
+from nlp.mentions import Assertion
+
+MAX_TEXT_CHARS = 200_000
+
+
+class NoteRequest(BaseModel):
+    """What /suggest and /annotate read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+    note_id: Annotated[StrictStr | None, Field(max_length=200)] = None
+    systems: Annotated[
+        list[CodeSystem] | None,
+        Field(min_length=1, description="Code systems to suggest from; default: all loaded"),
+    ] = None
+    setting: Literal["inpatient", "outpatient"] | None = Field(
+        default=None,
+        description="Encounter setting: decides whether uncertain diagnoses are coded",
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text holds only whitespace")
+        return text
+
+    @field_validator("systems")
+    @classmethod
+    def _distinct(cls, systems: list[CodeSystem] | None) -> list[CodeSystem] | None:
+        return None if systems is None else list(dict.fromkeys(systems))
+
+
+class SuggestRequest(NoteRequest):
+    limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 30
+
+
+class Evidence(BaseModel):
+    start: int = Field(description="Offset of the first character in the note, inclusive")
+    end: int = Field(description="Offset after the last character: text == note[start:end]")
+    text: str
+    section: str | None
+    assertion: Assertion
+
+
+class Suggestion(BaseModel):
+    system: CodeSystem
+    code: str
+    description: str
+    score: float = Field(ge=0.0, le=1.0)
+    recommended: bool
+    billable: bool
+    evidence: list[Evidence]
+
+
+class SuggestResponse(BaseModel):
+    model_version: str
+    note_id: str | None = None
+    suggestions: list[Suggestion]
+
+
+class CodeBrief(BaseModel):
+    system: CodeSystem
+    code: str
+    description: str
+    billable: bool
+    kind: str
+
+
+class CodeNoteOut(BaseModel):
+    kind: str
+    text: str
+
+
+class CodeDetail(CodeBrief):
+    parents: list[CodeBrief] = Field(description="Parent first, up to the top of the hierarchy")
+    children: list[CodeBrief]
+    terms: list[str] = Field(description="Other names: inclusion terms, index entries")
+    notes: list[CodeNoteOut]
+    attributes: dict[str, list[str]]
+    billable_reason: str
+
+
+class CodeSearchResponse(BaseModel):
+    system: CodeSystem
+    query: str
+    results: list[CodeBrief]
+
+
+class ValidateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    system: CodeSystem
+    codes: Annotated[list[StrictStr], Field(min_length=1, max_length=1000)]
+
+
+class CodeValidation(BaseModel):
+    input: str
+    code: str | None = Field(description="The canonical spelling, when the input is well formed")
+    validity: Literal["billable", "valid_not_billable", "invalid", "malformed"]
+    reason: str
+    description: str | None
+
+
+class ValidateResponse(BaseModel):
+    system: CodeSystem
+    results: list[CodeValidation]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    catalog: dict[str, int] = Field(description="Codes loaded per system")
+    model_version: str | None

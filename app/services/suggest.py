@@ -1,0 +1,77 @@
+"""The suggest use case: a note in, ranked codes with evidence out. No FastAPI here."""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from app.errors import ServiceError
+from codes.catalog import Catalog
+from codes.systems import CodeSystem
+from models.guidelines import Setting
+from models.knowledge_ranker import KnowledgeRanker
+from models.suggestions import ScoredCode
+from nlp.annotator import Annotator
+from nlp.lexicon import catalog_terms
+from nlp.mentions import Mention
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SuggestResult:
+    model_version: str
+    suggestions: list[ScoredCode]
+
+
+class SuggestService:
+    def __init__(self, catalog: Catalog, annotator: Annotator, ranker: KnowledgeRanker) -> None:
+        self.catalog = catalog
+        self.annotator = annotator
+        self.ranker = ranker
+
+    @classmethod
+    def build(cls, catalog: Catalog) -> "SuggestService":
+        started = time.perf_counter()
+        annotator = Annotator(catalog_terms(catalog, catalog.systems))
+        version = f"knowledge-1+catalog-{catalog.manifest['built_at']}"
+        logger.info(
+            "matcher built: %d terms in %.1f s",
+            annotator.lexicon_size,
+            time.perf_counter() - started,
+        )
+        return cls(catalog, annotator, KnowledgeRanker(catalog, version))
+
+    @property
+    def model_version(self) -> str:
+        return self.ranker.version
+
+    def systems_for(self, requested: list[CodeSystem] | None) -> tuple[CodeSystem, ...]:
+        if requested is None:
+            return self.catalog.systems
+        missing = [s for s in requested if not self.catalog.has(s)]
+        if missing:
+            raise ServiceError(
+                422,
+                "system_not_loaded",
+                f"{', '.join(s.value for s in missing)} not loaded in this service"
+                + (
+                    "; CPT needs a licensed file: `medcode codes import --cpt FILE`"
+                    if CodeSystem.CPT in missing
+                    else ""
+                ),
+            )
+        return tuple(requested)
+
+    def annotate(self, text: str) -> list[Mention]:
+        return self.annotator.annotate(text)
+
+    def suggest(
+        self,
+        text: str,
+        systems: list[CodeSystem] | None,
+        limit: int,
+        setting: Setting,
+    ) -> SuggestResult:
+        chosen = self.systems_for(systems)
+        mentions = self.annotator.annotate(text)
+        return SuggestResult(self.model_version, self.ranker.rank(mentions, chosen, limit, setting))

@@ -1,0 +1,1 @@
+"""The `medcode` command line."""

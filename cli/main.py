@@ -1,0 +1,151 @@
+"""`medcode`: serve, suggest codes for a file, and manage the code-set catalog."""
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.config import Settings
+from codes.errors import CatalogError
+from codes.systems import CodeSystem
+
+logger = logging.getLogger("medcode")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        result: int = args.run(args, settings)
+    except (CatalogError, ValueError) as exc:
+        print(f"medcode: {getattr(exc, 'detail', exc)}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medcode", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=_serve)
+
+    suggest = commands.add_parser("suggest", help="suggest codes for a note file ('-' = stdin)")
+    suggest.add_argument("file")
+    suggest.add_argument("--system", action="append", choices=[s.value for s in CodeSystem])
+    suggest.add_argument("--limit", type=int, default=30)
+    suggest.add_argument("--setting", choices=["inpatient", "outpatient"])
+    suggest.set_defaults(run=_suggest)
+
+    codes = commands.add_parser("codes", help="the code-set catalog").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    build = codes.add_parser("import", help="build the catalog from the data folder")
+    build.add_argument("--data-dir", type=Path, help="default: MEDCODE_DATA_DIR")
+    build.add_argument("--cpt", type=Path, help="a licensed CPT file: code and descriptor")
+    build.set_defaults(run=_codes_import)
+
+    search = codes.add_parser("search", help="search codes by prefix or words")
+    search.add_argument("query")
+    search.add_argument("--system", default="icd10cm", choices=[s.value for s in CodeSystem])
+    search.add_argument("--limit", type=int, default=20)
+    search.set_defaults(run=_codes_search)
+
+    show = codes.add_parser("show", help="everything about one code")
+    show.add_argument("system", choices=[s.value for s in CodeSystem])
+    show.add_argument("code")
+    show.set_defaults(run=_codes_show)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    # Load before binding the port, so a missing catalog is a clear error, not a 500 later.
+    from codes.catalog import Catalog
+
+    Catalog.open(settings.catalog_dir)
+    if args.workers > 1:
+        uvicorn.run(
+            "cli.asgi:app", host=args.host, port=args.port, workers=args.workers, factory=True
+        )
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    return 0
+
+
+def _suggest(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import build_suggest_service
+
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    if not text.strip():
+        print("medcode: the note is empty", file=sys.stderr)
+        return 2
+    service = build_suggest_service(settings)
+    systems = [CodeSystem(s) for s in args.system] if args.system else None
+    result = service.suggest(text, systems, args.limit, args.setting)
+    for s in result.suggestions:
+        mark = "*" if s.recommended else " "
+        evidence = "; ".join(f"{e.text!r}@{e.start} {e.assertion}" for e in s.evidence[:3])
+        print(f"{mark} {s.score:.3f} {s.system.value:8} {s.code:9} {s.description}  [{evidence}]")
+    return 0
+
+
+def _codes_import(args: argparse.Namespace, settings: Settings) -> int:
+    from codes.build import build_catalog
+
+    data_dir = args.data_dir or settings.require_data_dir()
+    manifest = build_catalog(data_dir, settings.catalog_dir, args.cpt)
+    for system, facts in manifest["systems"].items():
+        counts = f"{facts['codes']:>7} codes, {facts['billable']:>6} billable"
+        print(f"{system:9} {counts}  ({facts['source']})")
+    print(f"catalog written to {settings.catalog_dir}")
+    return 0
+
+
+def _open_catalog(settings: Settings):  # type: ignore[no-untyped-def]
+    from codes.catalog import Catalog
+
+    return Catalog.open(settings.catalog_dir)
+
+
+def _codes_search(args: argparse.Namespace, settings: Settings) -> int:
+    catalog = _open_catalog(settings)
+    for s in catalog.search(CodeSystem(args.system), args.query, args.limit):
+        print(f"{s.code:9} {'B' if s.billable else ' '} {s.description}")
+    return 0
+
+
+def _codes_show(args: argparse.Namespace, settings: Settings) -> int:
+    catalog = _open_catalog(settings)
+    system = CodeSystem(args.system)
+    record = catalog.record(system, args.code)
+    detail = {
+        "system": system.value,
+        "code": record.code,
+        "description": record.description,
+        "billable": record.billable,
+        "kind": record.kind,
+        "validity": catalog.validate(system, record.code).reason,
+        "parents": [f"{a.code} {a.description}" for a in catalog.ancestors(system, record.code)],
+        "terms": list(record.terms),
+        "notes": [f"{n.kind}: {n.text}" for n in record.notes],
+        "attributes": [f"{k}: {v}" for k, v in record.attributes],
+    }
+    print(json.dumps(detail, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The catalog every other part asks: what a code means, whether it is valid, search."""
+
+import json
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from codes.errors import CatalogNotBuiltError, SystemNotLoadedError, UnknownCodeError
+from codes.normalize import normalize_code
+from codes.records import CodeRecord
+from codes.search import SearchIndex
+from codes.store import CatalogStore
+from codes.systems import CodeSystem
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+DATABASE = "catalog.sqlite"
+FORMAT_VERSION = 1
+
+
+def search_index_path(folder: Path, system: CodeSystem) -> Path:
+    return folder / f"search-{system.value}.npz"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSummary:
+    system: CodeSystem
+    code: str
+    description: str
+    billable: bool
+    kind: str
+    parent: str | None
+
+
+class Validity(StrEnum):
+    BILLABLE = "billable"
+    NOT_BILLABLE = "valid_not_billable"  # a real header: chapter, block, category, table
+    INVALID = "invalid"  # well-formed, but no such code
+    MALFORMED = "malformed"  # not even shaped like a code of the system
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    system: CodeSystem
+    input: str
+    code: str | None
+    validity: Validity
+    reason: str
+
+
+class Catalog:
+    def __init__(
+        self,
+        folder: Path,
+        manifest: dict[str, Any],
+        summaries: dict[CodeSystem, dict[str, CodeSummary]],
+        search_indexes: dict[CodeSystem, SearchIndex],
+    ) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self._store = CatalogStore(folder / DATABASE)
+        self._summaries = summaries
+        self._search = search_indexes
+        self._children: dict[tuple[CodeSystem, str], list[str]] = {}
+        for system, codes in summaries.items():
+            for summary in codes.values():
+                if summary.parent:
+                    self._children.setdefault((system, summary.parent), []).append(summary.code)
+
+    @classmethod
+    def open(cls, folder: Path) -> "Catalog":
+        """Load a catalog built by `medcode codes import`."""
+        manifest_path = folder / MANIFEST
+        if not manifest_path.is_file():
+            raise CatalogNotBuiltError(
+                f"no code-set catalog at {folder}: run `medcode codes import` first"
+            )
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT_VERSION:
+            raise CatalogNotBuiltError(
+                f"the catalog at {folder} has format {manifest.get('format')!r}, this medcode"
+                f" reads format {FORMAT_VERSION}: run `medcode codes import` again"
+            )
+        summaries: dict[CodeSystem, dict[str, CodeSummary]] = {
+            CodeSystem(name): {} for name in manifest["systems"]
+        }
+        for system, code, description, billable, kind, parent in CatalogStore(
+            folder / DATABASE
+        ).summaries():
+            key = CodeSystem(system)
+            summaries[key][code] = CodeSummary(key, code, description, bool(billable), kind, parent)
+        search = {s: SearchIndex.load(search_index_path(folder, s)) for s in summaries}
+        return cls(folder, manifest, summaries, search)
+
+    @property
+    def systems(self) -> tuple[CodeSystem, ...]:
+        return tuple(s for s in CodeSystem if s in self._summaries)
+
+    def size(self, system: CodeSystem) -> int:
+        return len(self._codes(system))
+
+    def has(self, system: CodeSystem) -> bool:
+        return system in self._summaries
+
+    def _codes(self, system: CodeSystem) -> dict[str, CodeSummary]:
+        try:
+            return self._summaries[system]
+        except KeyError:
+            raise SystemNotLoadedError(system) from None
+
+    def get(self, system: CodeSystem, code: str) -> CodeSummary | None:
+        """The summary of a canonical code, or None. Cheap: for hot paths."""
+        return self._codes(system).get(code)
+
+    def summary(self, system: CodeSystem, raw: str) -> CodeSummary:
+        """The summary of a code as typed; Malformed/UnknownCodeError otherwise."""
+        code = normalize_code(system, raw)
+        found = self._codes(system).get(code)
+        if found is None:
+            raise UnknownCodeError(system, code)
+        return found
+
+    def record(self, system: CodeSystem, raw: str) -> CodeRecord:
+        """Everything known about a code: terms, notes, attributes."""
+        code = self.summary(system, raw).code
+        record = self._store.record(system, code)
+        if record is None:  # the SQLite file changed under a running service
+            raise UnknownCodeError(system, code)
+        return record
+
+    def records(self, system: CodeSystem) -> list[CodeRecord]:
+        """Every record of a system, for building lexicons and models."""
+        self._codes(system)
+        return self._store.records(system)
+
+    def ancestors(self, system: CodeSystem, code: str) -> list[CodeSummary]:
+        """Parent first, up to the top of the hierarchy."""
+        chain = []
+        summary = self.get(system, code)
+        while summary is not None and summary.parent:
+            summary = self.get(system, summary.parent)
+            if summary is not None:
+                chain.append(summary)
+        return chain
+
+    def children(self, system: CodeSystem, code: str) -> list[CodeSummary]:
+        codes = self._codes(system)
+        return [codes[c] for c in sorted(self._children.get((system, code), []))]
+
+    def seventh_characters(self, code: str) -> list[tuple[str, str]]:
+        """The 7th-character values that apply to an ICD-10-CM code (its own or inherited)."""
+        for summary in [
+            self.get(CodeSystem.ICD10CM, code),
+            *self.ancestors(CodeSystem.ICD10CM, code),
+        ]:
+            if summary is None or summary.kind in ("block", "chapter"):
+                break
+            rules = [
+                tuple(value.split("=", 1))
+                for name, value in self._store.attributes(CodeSystem.ICD10CM, summary.code)
+                if name == "seventh_character"
+            ]
+            if rules:
+                return [(char, meaning) for char, meaning in rules]
+        return []
+
+    def validate(self, system: CodeSystem, raw: str) -> Validation:
+        try:
+            code = normalize_code(system, raw)
+        except Exception as exc:  # MalformedCodeError carries the message
+            return Validation(system, raw, None, Validity.MALFORMED, str(exc))
+        summary = self._codes(system).get(code)
+        if summary is None:
+            return Validation(
+                system, raw, code, Validity.INVALID, f"{code} is not a {system.label} code"
+            )
+        if summary.billable:
+            return Validation(system, raw, code, Validity.BILLABLE, f"{code} is billable")
+        return Validation(system, raw, code, Validity.NOT_BILLABLE, self._why_not_billable(summary))
+
+    def _why_not_billable(self, summary: CodeSummary) -> str:
+        code, system = summary.code, summary.system
+        if system is CodeSystem.ICD10CM and summary.kind in ("category", "subcategory"):
+            sevenths = self.seventh_characters(code)
+            children = self.children(system, code)
+            only_extensions = children and all(len(c.code.replace(".", "")) == 7 for c in children)
+            if sevenths and only_extensions:
+                letters = ", ".join(char for char, _ in sevenths)
+                placeholder = "X" * (6 - len(code.replace(".", "")))
+                return f"{code} needs a 7th character ({letters})" + (
+                    f" after the placeholder {placeholder}" if placeholder else ""
+                )
+            return f"{code} is a {summary.kind}: pick one of its more specific codes"
+        if system is CodeSystem.ICD10PCS:
+            return (
+                f"{code} is a {summary.kind.replace('_', ' ')} prefix: a PCS code has 7 characters"
+            )
+        return f"{code} is a {summary.kind} heading, not a code to assign"
+
+    def search(self, system: CodeSystem, query: str, limit: int = 20) -> list[CodeSummary]:
+        codes = self._codes(system)
+        index = self._search[system]
+        return [codes[str(index.codes[i])] for i in index.search(query, limit)]

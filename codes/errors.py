@@ -1,0 +1,57 @@
+"""Catalog errors. Each carries the HTTP status a service should answer with."""
+
+from codes.systems import CodeSystem
+
+
+class CatalogError(Exception):
+    status_code = 500
+    error = "catalog_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class MalformedCodeError(CatalogError):
+    status_code = 422
+    error = "malformed_code"
+
+    def __init__(self, system: CodeSystem, raw: str) -> None:
+        super().__init__(f"{raw!r} is not shaped like a {system.label} code")
+        self.system = system
+        self.raw = raw
+
+
+class UnknownCodeError(CatalogError):
+    status_code = 404
+    error = "unknown_code"
+
+    def __init__(self, system: CodeSystem, code: str) -> None:
+        super().__init__(f"{code} is not a {system.label} code in the loaded catalog")
+        self.system = system
+        self.code = code
+
+
+class SystemNotLoadedError(CatalogError):
+    status_code = 404
+    error = "system_not_loaded"
+
+    def __init__(self, system: CodeSystem) -> None:
+        hint = " Import a licensed CPT file with `medcode codes import --cpt FILE`."
+        super().__init__(
+            f"{system.label} is not loaded in this catalog."
+            + (hint if system is CodeSystem.CPT else "")
+        )
+        self.system = system
+
+
+class CatalogNotBuiltError(CatalogError):
+    status_code = 503
+    error = "catalog_not_built"
+
+
+class SourceFileError(CatalogError):
+    """A source file (CMS data, a CPT file) is missing or cannot be read."""
+
+    status_code = 400
+    error = "bad_source_file"

@@ -1,0 +1,1 @@
+"""Ranking: candidate codes and their evidence in, scored suggestions out."""

@@ -1,0 +1,68 @@
+"""A first ranker with no training: scores codes by how well and how often their catalog
+terms were found in the note. The learned ranker replaces it; it stays as a baseline."""
+
+from collections.abc import Sequence
+
+from codes.catalog import Catalog
+from codes.systems import CodeSystem
+from models.guidelines import Setting, support_weight
+from models.suggestions import EvidenceSpan, ScoredCode
+from nlp.mentions import Mention
+
+DEFAULT_THRESHOLD = 0.75
+
+
+class KnowledgeRanker:
+    def __init__(
+        self, catalog: Catalog, version: str, threshold: float = DEFAULT_THRESHOLD
+    ) -> None:
+        self.catalog = catalog
+        self.version = version
+        self.threshold = threshold
+
+    def rank(
+        self,
+        mentions: Sequence[Mention],
+        systems: Sequence[CodeSystem],
+        limit: int,
+        setting: Setting = None,
+    ) -> list[ScoredCode]:
+        wanted = set(systems)
+        miss: dict[tuple[CodeSystem, str], float] = {}  # product of (1 - support) per code
+        evidence: dict[tuple[CodeSystem, str], list[EvidenceSpan]] = {}
+        for mention in mentions:
+            span = EvidenceSpan(
+                mention.start, mention.end, mention.text, mention.section, mention.assertion
+            )
+            for candidate in mention.candidates:
+                if candidate.system not in wanted:
+                    continue
+                key = (candidate.system, candidate.code)
+                weight = support_weight(
+                    mention.assertion, candidate.system, candidate.code, setting
+                )
+                miss[key] = miss.get(key, 1.0) * (1.0 - candidate.similarity * weight)
+                evidence.setdefault(key, []).append(span)
+        scored = []
+        for (system, code), missed in miss.items():
+            score = round(1.0 - missed, 6)
+            summary = self.catalog.get(system, code)
+            if score <= 0.0 or summary is None:
+                continue
+            scored.append(
+                ScoredCode(
+                    system=system,
+                    code=code,
+                    description=summary.description,
+                    score=score,
+                    recommended=score >= self.threshold,
+                    billable=summary.billable,
+                    evidence=tuple(sorted(set(evidence[(system, code)]), key=_span_order)),
+                )
+            )
+        scored.sort(key=lambda s: (-s.score, s.system.value, s.code))
+        return scored[:limit]
+
+
+def _span_order(span: EvidenceSpan) -> tuple[int, int]:
+    return (span.start, span.end)

@@ -1,0 +1,1 @@
+"""Text to mentions: sentences, sections, assertions, matched terms and candidate codes."""

@@ -1,0 +1,38 @@
+"""What nlp/ hands to the rest of medcode: small frozen records, never spaCy objects."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from codes.systems import CodeSystem
+
+
+class Assertion(StrEnum):
+    PRESENT = "present"
+    NEGATED = "negated"
+    POSSIBLE = "possible"
+    HISTORICAL = "historical"
+    FAMILY = "family"
+    HYPOTHETICAL = "hypothetical"
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateCode:
+    system: CodeSystem
+    code: str
+    similarity: float  # 0..1: how closely the mention matches the term for this code
+    term: str  # the catalog term that matched
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A span of the note that names a condition or procedure.
+
+    `start`/`end` index the original note string: note[start:end] == text.
+    """
+
+    start: int
+    end: int
+    text: str
+    section: str | None
+    assertion: Assertion
+    candidates: tuple[CandidateCode, ...]

@@ -8,7 +8,7 @@ from codes.text import words
 # ("unspecified", "NOS") and function words.
 STOPWORDS = frozenset(
     """a an and as at by for from in into is of on or the to with without due other
-    unspecified nos specified not elsewhere classified site""".split()
+    unspecified nos specified not elsewhere classified site part organism""".split()
 )
 # Non-essential modifiers in ICD text: "(acute)", "[AIDS]". A note need not repeat them.
 _NONESSENTIAL = re.compile(r"\([^)]*\)|\[[^\]]*\]")

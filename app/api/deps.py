@@ -20,5 +20,6 @@ def require_json(request: Request) -> None:
         raise ServiceError(
             415,
             "unsupported_media_type",
-            f"send the body as JSON with Content-Type: application/json (got {media_type or 'none'})",
+            "send the body as JSON with Content-Type: application/json"
+            f" (got {media_type or 'none'})",
         )

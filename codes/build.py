@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from codes import icd10cm
-from codes.catalog import DATABASE, FORMAT_VERSION, MANIFEST, Catalog, search_index_path
+from codes.catalog import (
+    DATABASE,
+    FORMAT_VERSION,
+    MANIFEST,
+    Catalog,
+    CodeSummary,
+    CodeTable,
+    search_index_path,
+    table_path,
+)
 from codes.cpt import read_cpt
 from codes.errors import CatalogNotBuiltError, SourceFileError
 from codes.hcpcs import find_hcpcs_file, read_hcpcs
@@ -68,6 +77,8 @@ def build_catalog(data_dir: Path, out_dir: Path, cpt_file: Path | None = None) -
     write_records(staging / DATABASE, (r for records in systems.values() for r in records))
     for system, records in systems.items():
         build_search_index(_search_entries(records)).save(search_index_path(staging, system))
+        table = CodeTable.columns([_summary(r) for r in records])
+        table_path(staging, system).write_text(json.dumps(table, ensure_ascii=False), "utf-8")
         sources[system] |= {
             "codes": len(records),
             "billable": sum(r.billable for r in records),
@@ -106,6 +117,12 @@ def _search_entries(records: Iterable[CodeRecord]) -> Iterable[SearchEntry]:
     for record in records:
         if record.kind not in _NOT_SEARCHED:
             yield SearchEntry(record.code, record.description, record.terms)
+
+
+def _summary(record: CodeRecord) -> CodeSummary:
+    return CodeSummary(
+        record.system, record.code, record.description, record.billable, record.kind, record.parent
+    )
 
 
 def _as_row(synonym: Any) -> tuple[str, ...]:

@@ -51,24 +51,72 @@ class Validation:
     reason: str
 
 
+class CodeTable:
+    """One system's codes as parallel columns: fast to load, summaries made on demand."""
+
+    def __init__(self, system: CodeSystem, columns: dict[str, list[Any]]) -> None:
+        self.system = system
+        self.codes: list[str] = columns["codes"]
+        self.descriptions: list[str] = columns["descriptions"]
+        self.billable: list[bool] = columns["billable"]
+        self.kinds: list[str] = columns["kinds"]
+        self.parents: list[str | None] = columns["parents"]
+        self.position = {code: i for i, code in enumerate(self.codes)}
+        self._children: dict[str, list[str]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def get(self, code: str) -> CodeSummary | None:
+        i = self.position.get(code)
+        if i is None:
+            return None
+        return CodeSummary(
+            self.system,
+            code,
+            self.descriptions[i],
+            self.billable[i],
+            self.kinds[i],
+            self.parents[i],
+        )
+
+    def children(self, code: str) -> list[str]:
+        if self._children is None:  # built on first use; rebuilding twice is harmless
+            children: dict[str, list[str]] = {}
+            for child, parent in zip(self.codes, self.parents, strict=True):
+                if parent:
+                    children.setdefault(parent, []).append(child)
+            self._children = children
+        return sorted(self._children.get(code, []))
+
+    @staticmethod
+    def columns(summaries: list[CodeSummary]) -> dict[str, list[Any]]:
+        return {
+            "codes": [s.code for s in summaries],
+            "descriptions": [s.description for s in summaries],
+            "billable": [s.billable for s in summaries],
+            "kinds": [s.kind for s in summaries],
+            "parents": [s.parent for s in summaries],
+        }
+
+
+def table_path(folder: Path, system: CodeSystem) -> Path:
+    return folder / f"codes-{system.value}.json"
+
+
 class Catalog:
     def __init__(
         self,
         folder: Path,
         manifest: dict[str, Any],
-        summaries: dict[CodeSystem, dict[str, CodeSummary]],
+        tables: dict[CodeSystem, CodeTable],
         search_indexes: dict[CodeSystem, SearchIndex],
     ) -> None:
         self.folder = folder
         self.manifest = manifest
         self._store = CatalogStore(folder / DATABASE)
-        self._summaries = summaries
+        self._tables = tables
         self._search = search_indexes
-        self._children: dict[tuple[CodeSystem, str], list[str]] = {}
-        for system, codes in summaries.items():
-            for summary in codes.values():
-                if summary.parent:
-                    self._children.setdefault((system, summary.parent), []).append(summary.code)
 
     @classmethod
     def open(cls, folder: Path) -> "Catalog":
@@ -84,41 +132,38 @@ class Catalog:
                 f"the catalog at {folder} has format {manifest.get('format')!r}, this medcode"
                 f" reads format {FORMAT_VERSION}: run `medcode codes import` again"
             )
-        summaries: dict[CodeSystem, dict[str, CodeSummary]] = {
-            CodeSystem(name): {} for name in manifest["systems"]
+        systems = [CodeSystem(name) for name in manifest["systems"]]
+        tables = {
+            s: CodeTable(s, json.loads(table_path(folder, s).read_text(encoding="utf-8")))
+            for s in systems
         }
-        for system, code, description, billable, kind, parent in CatalogStore(
-            folder / DATABASE
-        ).summaries():
-            key = CodeSystem(system)
-            summaries[key][code] = CodeSummary(key, code, description, bool(billable), kind, parent)
-        search = {s: SearchIndex.load(search_index_path(folder, s)) for s in summaries}
-        return cls(folder, manifest, summaries, search)
+        search = {s: SearchIndex.load(search_index_path(folder, s)) for s in systems}
+        return cls(folder, manifest, tables, search)
 
     @property
     def systems(self) -> tuple[CodeSystem, ...]:
-        return tuple(s for s in CodeSystem if s in self._summaries)
+        return tuple(s for s in CodeSystem if s in self._tables)
 
     def size(self, system: CodeSystem) -> int:
-        return len(self._codes(system))
+        return len(self._table(system))
 
     def has(self, system: CodeSystem) -> bool:
-        return system in self._summaries
+        return system in self._tables
 
-    def _codes(self, system: CodeSystem) -> dict[str, CodeSummary]:
+    def _table(self, system: CodeSystem) -> CodeTable:
         try:
-            return self._summaries[system]
+            return self._tables[system]
         except KeyError:
             raise SystemNotLoadedError(system) from None
 
     def get(self, system: CodeSystem, code: str) -> CodeSummary | None:
         """The summary of a canonical code, or None. Cheap: for hot paths."""
-        return self._codes(system).get(code)
+        return self._table(system).get(code)
 
     def summary(self, system: CodeSystem, raw: str) -> CodeSummary:
         """The summary of a code as typed; Malformed/UnknownCodeError otherwise."""
         code = normalize_code(system, raw)
-        found = self._codes(system).get(code)
+        found = self._table(system).get(code)
         if found is None:
             raise UnknownCodeError(system, code)
         return found
@@ -133,22 +178,24 @@ class Catalog:
 
     def records(self, system: CodeSystem) -> list[CodeRecord]:
         """Every record of a system, for building lexicons and models."""
-        self._codes(system)
+        self._table(system)
         return self._store.records(system)
 
     def ancestors(self, system: CodeSystem, code: str) -> list[CodeSummary]:
         """Parent first, up to the top of the hierarchy."""
-        chain = []
+        chain: list[CodeSummary] = []
         summary = self.get(system, code)
-        while summary is not None and summary.parent:
+        seen = {code}
+        while summary is not None and summary.parent and summary.parent not in seen:
+            seen.add(summary.parent)
             summary = self.get(system, summary.parent)
             if summary is not None:
                 chain.append(summary)
         return chain
 
     def children(self, system: CodeSystem, code: str) -> list[CodeSummary]:
-        codes = self._codes(system)
-        return [codes[c] for c in sorted(self._children.get((system, code), []))]
+        table = self._table(system)
+        return [s for c in table.children(code) if (s := table.get(c)) is not None]
 
     def seventh_characters(self, code: str) -> list[tuple[str, str]]:
         """The 7th-character values that apply to an ICD-10-CM code (its own or inherited)."""
@@ -172,7 +219,7 @@ class Catalog:
             code = normalize_code(system, raw)
         except Exception as exc:  # MalformedCodeError carries the message
             return Validation(system, raw, None, Validity.MALFORMED, str(exc))
-        summary = self._codes(system).get(code)
+        summary = self._table(system).get(code)
         if summary is None:
             return Validation(
                 system, raw, code, Validity.INVALID, f"{code} is not a {system.label} code"
@@ -201,6 +248,7 @@ class Catalog:
         return f"{code} is a {summary.kind} heading, not a code to assign"
 
     def search(self, system: CodeSystem, query: str, limit: int = 20) -> list[CodeSummary]:
-        codes = self._codes(system)
+        table = self._table(system)
         index = self._search[system]
-        return [codes[str(index.codes[i])] for i in index.search(query, limit)]
+        found = (table.get(str(index.codes[i])) for i in index.search(query, limit))
+        return [s for s in found if s is not None]

@@ -59,7 +59,8 @@ def _record(code: str) -> CodeRecord:
     billable = kind != "chapter" and kind != "block" and cm.is_leaf(code)
     if billable and kind == "category":
         kind = "code"
-    parent = cm.get_parent(code) or None
+    # A category that is also its own one-category block names itself as parent.
+    parent = next((a for a in cm.get_ancestors(code) if a != code), None)
     notes = tuple(
         CodeNote(note_kind, text)
         for note_kind, reader in _NOTE_READERS.items()

@@ -33,9 +33,6 @@ CREATE INDEX ix_code_note_code_id ON code_note (code_id);
 CREATE INDEX ix_code_attribute_code_id ON code_attribute (code_id);
 """
 
-# (system, code, description, billable, kind, parent)
-SummaryRow = tuple[str, str, str, int, str, str | None]
-
 
 def write_records(path: Path, records: Iterable[CodeRecord]) -> None:
     with closing(sqlite3.connect(path)) as db, db:
@@ -76,12 +73,6 @@ class CatalogStore:
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-
-    def summaries(self) -> list[SummaryRow]:
-        with closing(self._connect()) as db:
-            return db.execute(
-                "SELECT system, code, description, billable, kind, parent FROM code ORDER BY id"
-            ).fetchall()
 
     def record(self, system: CodeSystem, code: str) -> CodeRecord | None:
         with closing(self._connect()) as db:

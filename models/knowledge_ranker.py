@@ -10,6 +10,8 @@ from models.suggestions import EvidenceSpan, ScoredCode
 from nlp.mentions import Mention
 
 DEFAULT_THRESHOLD = 0.75
+# A heading (category, PCS prefix) ranks below an assignable code with the same evidence.
+NOT_BILLABLE_FACTOR = 0.8
 
 
 class KnowledgeRanker:
@@ -45,9 +47,12 @@ class KnowledgeRanker:
                 evidence.setdefault(key, []).append(span)
         scored = []
         for (system, code), missed in miss.items():
-            score = round(1.0 - missed, 6)
             summary = self.catalog.get(system, code)
-            if score <= 0.0 or summary is None:
+            if summary is None:
+                continue
+            factor = 1.0 if summary.billable else NOT_BILLABLE_FACTOR
+            score = round((1.0 - missed) * factor, 6)
+            if score <= 0.0:
                 continue
             scored.append(
                 ScoredCode(

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from codes.catalog import Catalog
 from codes.records import CodeRecord
 from codes.systems import CodeSystem
+from codes.text import words
 from nlp.term_matcher import LexiconTerm, lexicon_term
 
 
@@ -22,7 +23,11 @@ def _names(record: CodeRecord) -> Iterator[str]:
         return
     # Full PCS titles spell out approach and device, which notes rarely do; the
     # body-part level ("Resection of Appendix") and index entries are what notes say.
-    if record.system is not CodeSystem.ICD10PCS or record.kind == "body_part":
+    pcs_title = record.system is CodeSystem.ICD10PCS and record.kind != "body_part"
+    # "Other psoriasis" is what is left when the specific kinds are taken out: a note
+    # that says "psoriasis" does not mean it.
+    residual = "other" in words(record.description)
+    if not pcs_title and not residual:
         yield record.description
     if record.system is not CodeSystem.HCPCS:  # HCPCS short names are clipped abbreviations
         yield from record.terms

@@ -4,7 +4,9 @@ ENTRIES = [
     SearchEntry("E11", "Type 2 diabetes mellitus", ()),
     SearchEntry("E11.9", "Type 2 diabetes mellitus without complications", ()),
     SearchEntry("E10.9", "Type 1 diabetes mellitus without complications", ()),
-    SearchEntry("I21.9", "Acute myocardial infarction, unspecified", ("Myocardial infarction NOS",)),
+    SearchEntry(
+        "I21.9", "Acute myocardial infarction, unspecified", ("Myocardial infarction NOS",)
+    ),
     SearchEntry("I10", "Essential (primary) hypertension", ("high blood pressure",)),
     SearchEntry("S72.001A", "Fracture of unspecified part of neck of right femur, initial", ()),
     SearchEntry("Z82.49", "Family history of ischemic heart disease", ("heart attack in family",)),

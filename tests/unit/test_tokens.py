@@ -12,7 +12,10 @@ def test_sentences_split_at_full_stops_and_line_breaks() -> None:
 
 def test_sentences_do_not_split_after_doses_titles_or_initials() -> None:
     text = "Given 500 mg. Daily dose. Seen by Dr. Smith and J. Doe today."
-    assert sentence_texts(text) == ["Given 500 mg. Daily dose.", "Seen by Dr. Smith and J. Doe today."]
+    assert sentence_texts(text) == [
+        "Given 500 mg. Daily dose.",
+        "Seen by Dr. Smith and J. Doe today.",
+    ]
 
 
 def test_token_offsets_index_the_original_text_with_unicode() -> None:

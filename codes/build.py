@@ -50,10 +50,11 @@ def build_catalog(data_dir: Path, out_dir: Path, cpt_file: Path | None = None) -
             f"data folder {data_dir} does not exist: set MEDCODE_DATA_DIR or pass --data-dir"
         )
     started = time.perf_counter()
+    cpt = _cpt_records(cpt_file, out_dir)  # first: a bad licensed file fails fast
     systems: dict[CodeSystem, list[CodeRecord]] = {}
     sources: dict[CodeSystem, dict[str, Any]] = {}
 
-    systems[CodeSystem.ICD10CM] = icd10cm.read_icd10cm()
+    systems[CodeSystem.ICD10CM] = list(icd10cm.read_icd10cm())
     sources[CodeSystem.ICD10CM] = {"source": icd10cm.source_version()}
 
     pcs = read_icd10pcs(data_dir / PCS_FOLDER)
@@ -67,7 +68,6 @@ def build_catalog(data_dir: Path, out_dir: Path, cpt_file: Path | None = None) -
     systems[CodeSystem.HCPCS] = read_hcpcs(hcpcs_file)
     sources[CodeSystem.HCPCS] = {"source": hcpcs_file.name, "files": _fingerprints([hcpcs_file])}
 
-    cpt = _cpt_records(cpt_file, out_dir)
     if cpt is not None:
         systems[CodeSystem.CPT], sources[CodeSystem.CPT] = cpt
 

@@ -1,6 +1,7 @@
 """ICD-10-CM tabular list, read from the simple-icd-10-cm package (April 2026 release)."""
 
 from collections.abc import Iterator
+from functools import cache
 from importlib.metadata import version
 
 import simple_icd_10_cm as cm
@@ -26,9 +27,13 @@ def source_version() -> str:
     return f"{PACKAGE} {version(PACKAGE)}"
 
 
-def read_icd10cm() -> list[CodeRecord]:
-    """Every chapter, block and code of the tabular list, sorted chapters first then by code."""
-    return sorted(_iter_records(), key=lambda r: (r.kind == "chapter", r.code))
+@cache
+def read_icd10cm() -> tuple[CodeRecord, ...]:
+    """Every chapter, block and code of the tabular list, sorted chapters last, then by code.
+
+    Cached: the package's data cannot change while the process runs.
+    """
+    return tuple(sorted(_iter_records(), key=lambda r: (r.kind == "chapter", r.code)))
 
 
 def _iter_records() -> Iterator[CodeRecord]:

@@ -125,7 +125,8 @@ class SearchIndex:
 
 def build_search_index(entries: Iterable[SearchEntry]) -> SearchIndex:
     ordered = sorted(entries, key=lambda e: e.code)
-    description_words = [set(words(e.description)) for e in ordered]
+    description_tokens = [words(e.description) for e in ordered]
+    description_words = [set(ws) for ws in description_tokens]
     term_words = [{w for term in e.terms for w in words(term)} for e in ordered]
     vocabulary = sorted(set().union(*description_words, *term_words))
     word_id = {w: i for i, w in enumerate(vocabulary)}
@@ -134,7 +135,7 @@ def build_search_index(entries: Iterable[SearchEntry]) -> SearchIndex:
     return SearchIndex(
         codes=np.array([e.code for e in ordered], dtype=np.str_),
         compact_codes=np.array([e.code.replace(".", "").lower() for e in ordered], dtype=np.str_),
-        description_length=np.array([len(words(e.description)) for e in ordered], dtype=np.int32),
+        description_length=np.array([len(ws) for ws in description_tokens], dtype=np.int32),
         vocabulary=np.array(vocabulary, dtype=np.str_),
         description_indptr=description_indptr,
         description_postings=description_postings,
@@ -145,9 +146,10 @@ def build_search_index(entries: Iterable[SearchEntry]) -> SearchIndex:
 
 def _postings(word_sets: Sequence[set[str]], word_id: dict[str, int]) -> tuple[IntArray, IntArray]:
     """CSR postings: entries holding word w are postings[indptr[w]:indptr[w + 1]]."""
-    pairs = sorted((word_id[w], entry) for entry, ws in enumerate(word_sets) for w in ws)
-    counts = np.bincount([w for w, _ in pairs], minlength=len(word_id))
+    word_ids = np.array([word_id[w] for ws in word_sets for w in ws], dtype=np.int32)
+    entries = np.repeat(np.arange(len(word_sets), dtype=np.int32), [len(ws) for ws in word_sets])
+    order = np.lexsort((entries, word_ids))
+    counts = np.bincount(word_ids, minlength=len(word_id))
     indptr = np.zeros(len(word_id) + 1, dtype=np.int32)
     np.cumsum(counts, out=indptr[1:])
-    postings = np.array([entry for _, entry in pairs], dtype=np.int32)
-    return indptr, postings
+    return indptr, entries[order]

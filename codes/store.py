@@ -95,7 +95,9 @@ class CatalogStore:
                 notes=tuple(
                     CodeNote(k, t) for k, t in _rows(db, "kind, text", "code_note", code_id)
                 ),
-                attributes=tuple(_rows(db, "name, value", "code_attribute", code_id)),
+                attributes=tuple(
+                    (n, v) for n, v in _rows(db, "name, value", "code_attribute", code_id)
+                ),
             )
 
     def attributes(self, system: CodeSystem, code: str) -> list[tuple[str, str]]:

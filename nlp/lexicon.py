@@ -10,7 +10,7 @@ from nlp.term_matcher import LexiconTerm, lexicon_term
 
 
 def catalog_terms(catalog: Catalog, systems: tuple[CodeSystem, ...]) -> list[LexiconTerm]:
-    terms = []
+    terms: list[LexiconTerm] = []
     for system in systems:
         for record in catalog.records(system):
             terms.extend(lexicon_term(system, record.code, t) for t in _names(record))

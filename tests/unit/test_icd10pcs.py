@@ -13,7 +13,7 @@ from codes.icd10pcs import PcsAxisSynonym, PcsSource, read_icd10pcs
 from codes.records import CodeNote, CodeRecord
 from codes.systems import CodeSystem
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "icd10pcs"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "data" / "cms" / "icd10pcs"
 REAL_DATA = Path("/work/shared/data/cms/icd10pcs")
 
 

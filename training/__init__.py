@@ -1,0 +1,1 @@
+"""Labelled encounters in, model artifacts and evaluation reports out."""

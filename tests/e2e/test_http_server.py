@@ -1,0 +1,84 @@
+"""The installed `medcode serve` over real HTTP, as an EHR would call it."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from codes.catalog import Catalog
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(catalog: Catalog) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "MEDCODE_VAR_DIR": str(catalog.folder.parent)}
+    medcode = Path(sys.executable).parent / "medcode"
+    process = subprocess.Popen(
+        [str(medcode), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"medcode serve exited: {output}")
+            try:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("medcode serve did not become ready in 120 s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_suggest_over_http(server: str) -> None:
+    note = "Assessment:\r\n\tEssential hypertension.\r\nNo pneumonia."
+    response = httpx.post(f"{server}/suggest", json={"text": note, "note_id": "e2e"}, timeout=30)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["note_id"] == "e2e"
+    top = body["suggestions"][0]
+    assert top["code"] == "I10"
+    for e in top["evidence"]:
+        assert note[e["start"] : e["end"]] == e["text"]
+
+
+def test_bad_requests_over_http_are_4xx_with_a_json_reason(server: str) -> None:
+    broken = httpx.post(
+        f"{server}/suggest", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 422 and broken.json()["error"] == "invalid_request"
+    text_plain = httpx.post(f"{server}/suggest", content=b"hello")
+    assert text_plain.status_code == 415
+    big = httpx.post(
+        f"{server}/suggest",
+        content=json.dumps({"text": "a" * 10}).encode() + b" " * 5_000_000,
+        headers={"content-type": "application/json"},
+    )
+    assert big.status_code == 413
+
+
+def test_docs_and_health_over_http(server: str) -> None:
+    assert httpx.get(f"{server}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{server}/docs").status_code == 200

@@ -35,6 +35,16 @@ class CodeSummary:
     parent: str | None
 
 
+def _default_rank(child: "CodeSummary") -> int:
+    """How surely a child is its heading's catch-all code (0: not at all)."""
+    lowered = child.description.lower()
+    if lowered.endswith("unspecified"):
+        return 3
+    if ", unspecified" in lowered and child.code.endswith("9"):  # .9 is the usual catch-all
+        return 2
+    return 1 if ", unspecified" in lowered or "without complication" in lowered else 0
+
+
 class Validity(StrEnum):
     BILLABLE = "billable"
     NOT_BILLABLE = "valid_not_billable"  # a real header: chapter, block, category, table
@@ -196,6 +206,18 @@ class Catalog:
     def children(self, system: CodeSystem, code: str) -> list[CodeSummary]:
         table = self._table(system)
         return [s for c in table.children(code) if (s := table.get(c)) is not None]
+
+    def default_code(self, system: CodeSystem, code: str) -> str | None:
+        """For a heading, the billable code used when nothing more specific is documented:
+        its "unspecified" (or "without complications") child, followed down to a code."""
+        summary = self.get(system, code)
+        while summary is not None and not summary.billable and summary.kind != "chapter":
+            ranked = sorted(
+                ((-_default_rank(c), c.code, c) for c in self.children(system, summary.code)),
+                key=lambda r: (r[0], r[1]),
+            )
+            summary = ranked[0][2] if ranked and ranked[0][0] < 0 else None
+        return summary.code if summary is not None and summary.code != code else None
 
     def seventh_characters(self, code: str) -> list[tuple[str, str]]:
         """The 7th-character values that apply to an ICD-10-CM code (its own or inherited)."""

@@ -2,14 +2,16 @@
 terms were found in the note. The learned ranker replaces it; it stays as a baseline."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from codes.catalog import Catalog
 from codes.systems import CodeSystem
 from models.guidelines import Setting, support_weight
 from models.suggestions import EvidenceSpan, ScoredCode
-from nlp.mentions import Mention
+from nlp.mentions import CandidateCode, Mention
 
-DEFAULT_THRESHOLD = 0.75
+# Two content words found together (0.67) is a sure enough match to recommend.
+DEFAULT_THRESHOLD = 0.6
 # A heading (category, PCS prefix) ranks below an assignable code with the same evidence.
 NOT_BILLABLE_FACTOR = 0.8
 
@@ -36,7 +38,7 @@ class KnowledgeRanker:
             span = EvidenceSpan(
                 mention.start, mention.end, mention.text, mention.section, mention.assertion
             )
-            for candidate in mention.candidates:
+            for candidate in self._with_default_codes(mention.candidates):
                 if candidate.system not in wanted:
                     continue
                 key = (candidate.system, candidate.code)
@@ -60,13 +62,25 @@ class KnowledgeRanker:
                     code=code,
                     description=summary.description,
                     score=score,
-                    recommended=score >= self.threshold,
+                    recommended=summary.billable and score >= self.threshold,
                     billable=summary.billable,
                     evidence=tuple(sorted(set(evidence[(system, code)]), key=_span_order)),
                 )
             )
         scored.sort(key=lambda s: (-s.score, s.system.value, s.code))
         return scored[:limit]
+
+    def _with_default_codes(self, candidates: Sequence[CandidateCode]) -> list[CandidateCode]:
+        """A heading matched in the note also proposes the code a coder assigns when the
+        note says no more ("Type 2 diabetes mellitus" -> E11.9), a little less surely."""
+        expanded = list(candidates)
+        for candidate in candidates:
+            default = self.catalog.default_code(candidate.system, candidate.code)
+            if default is not None:
+                expanded.append(
+                    replace(candidate, code=default, similarity=candidate.similarity * 0.95)
+                )
+        return expanded
 
 
 def _span_order(span: EvidenceSpan) -> tuple[int, int]:

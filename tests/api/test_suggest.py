@@ -81,3 +81,18 @@ def test_annotate_returns_mentions_with_candidates(client: TestClient) -> None:
         assert m["candidates"]
     negated = [m for m in mentions if m["text"].lower() == "pneumonia"]
     assert negated and negated[0]["assertion"] == "negated"
+
+
+def test_outpatient_uncertain_diagnoses_are_not_suggested(client: TestClient) -> None:
+    note = "Suspected pneumonia."
+    inpatient = suggest(client, text=note, setting="inpatient", systems=["icd10cm"])
+    outpatient = suggest(client, text=note, setting="outpatient", systems=["icd10cm"])
+    assert any(s["code"].startswith("J18") for s in inpatient["suggestions"])
+    assert not any(s["code"].startswith("J18") for s in outpatient["suggestions"])
+    evidence = inpatient["suggestions"][0]["evidence"][0]
+    assert evidence["assertion"] == "possible"
+
+
+def test_a_heading_brings_its_default_code(client: TestClient) -> None:
+    codes = [s["code"] for s in suggest(client, text="Type 2 diabetes mellitus.")["suggestions"]]
+    assert codes.index("E11.9") < codes.index("E11")

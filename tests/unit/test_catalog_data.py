@@ -45,3 +45,11 @@ def test_cpt_is_present_only_once_imported(
     catalog: Catalog, data_dir: Path, tmp_path: Path
 ) -> None:
     assert catalog.has(CPT) and catalog.manifest["systems"]["cpt"]["codes"] == 3
+
+
+def test_headings_lead_to_the_code_used_when_nothing_more_is_documented(catalog: Catalog) -> None:
+    assert catalog.default_code(CM, "E11") == "E11.9"
+    assert catalog.default_code(CM, "I21") == "I21.9"
+    assert catalog.default_code(CM, "J18") == "J18.9"
+    assert catalog.default_code(CM, "S72") is None  # a fracture needs its 7th character
+    assert catalog.default_code(CM, "I10") is None  # already a code

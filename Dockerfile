@@ -3,7 +3,7 @@
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends make curl \
+    && apt-get install -y --no-install-recommends make curl build-essential \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 medcode

@@ -77,27 +77,19 @@ class CatalogStore:
     def record(self, system: CodeSystem, code: str) -> CodeRecord | None:
         with closing(self._connect()) as db:
             row = db.execute(
-                "SELECT id, description, billable, kind, parent FROM code"
+                "SELECT id, code, description, billable, kind, parent FROM code"
                 " WHERE system = ? AND code = ?",
                 (system.value, code),
             ).fetchone()
             if row is None:
                 return None
-            code_id, description, billable, kind, parent = row
-            return CodeRecord(
-                system=system,
-                code=code,
-                description=description,
-                billable=bool(billable),
-                kind=kind,
-                parent=parent,
-                terms=tuple(t for (t,) in _rows(db, "term", "code_term", code_id)),
-                notes=tuple(
-                    CodeNote(k, t) for k, t in _rows(db, "kind, text", "code_note", code_id)
-                ),
-                attributes=tuple(
-                    (n, v) for n, v in _rows(db, "name, value", "code_attribute", code_id)
-                ),
+            code_id = row[0]
+            return _record(
+                system,
+                row,
+                terms=_rows(db, "term", "code_term", code_id),
+                notes=_rows(db, "kind, text", "code_note", code_id),
+                attributes=_rows(db, "name, value", "code_attribute", code_id),
             )
 
     def attributes(self, system: CodeSystem, code: str) -> list[tuple[str, str]]:
@@ -120,19 +112,37 @@ class CatalogStore:
             notes = _grouped(db, "code_note", "kind, text", system)
             attributes = _grouped(db, "code_attribute", "name, value", system)
         return [
-            CodeRecord(
-                system=system,
-                code=code,
-                description=description,
-                billable=bool(billable),
-                kind=kind,
-                parent=parent,
-                terms=tuple(t for (t,) in terms.get(code_id, [])),
-                notes=tuple(CodeNote(k, t) for k, t in notes.get(code_id, [])),
-                attributes=tuple((n, v) for n, v in attributes.get(code_id, [])),
+            _record(
+                system,
+                row,
+                terms=terms.get(row[0], []),
+                notes=notes.get(row[0], []),
+                attributes=attributes.get(row[0], []),
             )
-            for code_id, code, description, billable, kind, parent in rows
+            for row in rows
         ]
+
+
+def _record(
+    system: CodeSystem,
+    row: tuple[int, str, str, int, str, str | None],
+    terms: list[tuple[str, ...]],
+    notes: list[tuple[str, ...]],
+    attributes: list[tuple[str, ...]],
+) -> CodeRecord:
+    """A record from its `code` row (id, code, description, billable, kind, parent)."""
+    _, code, description, billable, kind, parent = row
+    return CodeRecord(
+        system=system,
+        code=code,
+        description=description,
+        billable=bool(billable),
+        kind=kind,
+        parent=parent,
+        terms=tuple(t for (t,) in terms),
+        notes=tuple(CodeNote(k, t) for k, t in notes),
+        attributes=tuple((n, v) for n, v in attributes),
+    )
 
 
 def _grouped(

@@ -1,8 +1,14 @@
 """Shared fixtures: one real catalog built from the shared data, once per test session."""
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -50,3 +56,41 @@ def settings(var_dir: Path, data_dir: Path) -> Settings:
 def client(settings: Settings, service: SuggestService) -> Iterator[TestClient]:
     with TestClient(create_app(settings, service)) as test_client:
         yield test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def server(catalog: Catalog) -> Iterator[str]:
+    """`medcode serve` started as a user would, on a free loopback port."""
+    port = _free_port()
+    env = {**os.environ, "MEDCODE_VAR_DIR": str(catalog.folder.parent)}
+    medcode = Path(sys.executable).parent / "medcode"
+    process = subprocess.Popen(
+        [str(medcode), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"medcode serve exited: {output}")
+            try:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("medcode serve did not become ready in 120 s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

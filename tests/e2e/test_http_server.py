@@ -1,55 +1,8 @@
 """The installed `medcode serve` over real HTTP, as an EHR would call it."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2 as httpx
-import pytest
-
-from codes.catalog import Catalog
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(catalog: Catalog) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "MEDCODE_VAR_DIR": str(catalog.folder.parent)}
-    medcode = Path(sys.executable).parent / "medcode"
-    process = subprocess.Popen(
-        [str(medcode), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"medcode serve exited: {output}")
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("medcode serve did not become ready in 120 s")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_suggest_over_http(server: str) -> None:

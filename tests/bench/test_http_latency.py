@@ -1,0 +1,54 @@
+"""Latency seen by a client over real HTTP (one uvicorn worker, loopback).
+
+Run with `make bench`.
+"""
+
+import statistics
+import time
+
+import httpx2 as httpx
+import pytest
+
+from tests.bench.test_search_latency import TYPED
+
+pytestmark = pytest.mark.bench
+
+
+def _percentiles(timings: list[float]) -> tuple[float, float]:
+    timings = sorted(timings)
+    return statistics.median(timings), timings[int(len(timings) * 0.95)]
+
+
+def test_code_search_over_http_p95_is_under_20_ms(server: str) -> None:
+    timings = []
+    with httpx.Client(base_url=server) as client:
+        for text in TYPED:
+            for end in range(1, len(text) + 1):
+                started = time.perf_counter()
+                response = client.get("/codes/search", params={"q": text[:end], "limit": 20})
+                timings.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200
+    p50, p95 = _percentiles(timings)
+    print(
+        f"\nGET /codes/search over HTTP, {len(timings)} keystrokes:"
+        f" p50 {p50:.2f} ms, p95 {p95:.2f} ms"
+    )
+    assert p95 < 20.0
+
+
+def test_suggest_latency_on_dev_notes(server: str, data_dir) -> None:  # type: ignore[no-untyped-def]
+    notes = sorted((data_dir / "codiesp" / "dev" / "text_files_en").glob("*.txt"))
+    if not notes:
+        pytest.skip("no CodiEsp dev notes")
+    timings = []
+    with httpx.Client(base_url=server, timeout=60) as client:
+        for path in notes[:5]:  # warm-up
+            client.post("/suggest", json={"text": path.read_text(encoding="utf-8")})
+        for path in notes:
+            body = {"text": path.read_text(encoding="utf-8")}
+            started = time.perf_counter()
+            response = client.post("/suggest", json=body)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+    p50, p95 = _percentiles(timings)
+    print(f"\nPOST /suggest on {len(notes)} CodiEsp dev notes: p50 {p50:.1f} ms, p95 {p95:.1f} ms")

@@ -1,24 +1,40 @@
-"""The terms the note matcher looks for, drawn from the catalog."""
+"""The lexicon: every alias the note matcher looks for, from every source, saved once at
+build time (`medcode codes import`) and loaded at start-up."""
 
-from collections.abc import Iterator
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from codes.catalog import Catalog
 from codes.records import CodeRecord
 from codes.systems import CodeSystem
 from codes.text import words
-from nlp.term_matcher import LexiconTerm, lexicon_term
+from nlp.aliases import Alias
+from nlp.term_matcher import Phrase, group_phrases
+
+logger = logging.getLogger(__name__)
+
+LEXICON_FILE = "lexicon.json"
+LEXICON_FORMAT = 1
 
 
-def catalog_terms(catalog: Catalog, systems: tuple[CodeSystem, ...]) -> list[LexiconTerm]:
-    terms: list[LexiconTerm] = []
-    for system in systems:
-        for record in catalog.records(system):
-            terms.extend(lexicon_term(system, record.code, t) for t in _names(record))
-    return [t for t in terms if t.stems]
+class LexiconError(Exception):
+    """The saved lexicon is missing or was written by an incompatible medcode."""
 
 
-def _names(record: CodeRecord) -> Iterator[str]:
-    """The names of a record worth looking for in a note."""
+def catalog_aliases(catalog: Catalog, systems: Iterable[CodeSystem]) -> list[Alias]:
+    """Official names: descriptions, inclusion terms, PCS index entries, HCPCS, CPT."""
+    return [
+        Alias(system, record.code, name, source)
+        for system in systems
+        for record in catalog.records(system)
+        for name, source in _names(record)
+    ]
+
+
+def _names(record: CodeRecord) -> Iterator[tuple[str, str]]:
+    """The names of a record worth looking for in a note, with their source."""
     if record.kind in ("chapter", "block", "section", "table"):
         return
     # Full PCS titles spell out approach and device, which notes rarely do; the
@@ -28,6 +44,52 @@ def _names(record: CodeRecord) -> Iterator[str]:
     # that says "psoriasis" does not mean it.
     residual = "other" in words(record.description)
     if not pcs_title and not residual:
-        yield record.description
-    if record.system is not CodeSystem.HCPCS:  # HCPCS short names are clipped abbreviations
-        yield from record.terms
+        yield record.description, "description"
+    if record.system is CodeSystem.HCPCS:  # HCPCS short names are clipped abbreviations
+        return
+    source = "pcs_index" if record.system is CodeSystem.ICD10PCS else "inclusion"
+    for term in record.terms:
+        yield term, source
+
+
+def save_lexicon(folder: Path, aliases: Iterable[Alias], provenance: dict[str, object]) -> int:
+    """Write the aliases grouped into phrases (stems computed once, here). Returns phrases."""
+    phrases = group_phrases(aliases)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": LEXICON_FORMAT,
+        "provenance": provenance,
+        "phrases": [
+            [
+                list(p.stems),
+                [[a.system.value, a.code, a.text, a.source, a.weight] for a in p.aliases],
+            ]
+            for p in phrases
+        ],
+    }
+    (folder / LEXICON_FILE).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    return len(phrases)
+
+
+def load_lexicon(folder: Path) -> tuple[list[Phrase], dict[str, object]]:
+    path = folder / LEXICON_FILE
+    if not path.is_file():
+        raise LexiconError(f"no lexicon at {folder}: run `medcode codes import` first")
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    if payload.get("format") != LEXICON_FORMAT:
+        raise LexiconError(
+            f"the lexicon at {folder} has format {payload.get('format')!r}; this medcode reads"
+            f" format {LEXICON_FORMAT}: run `medcode codes import` again"
+        )
+    systems = {s.value: s for s in CodeSystem}
+    phrases = [
+        Phrase(
+            tuple(stems),
+            tuple(
+                Alias(systems[s], code, text, source, weight)
+                for s, code, text, source, weight in aliases
+            ),
+        )
+        for stems, aliases in payload["phrases"]
+    ]
+    return phrases, payload["provenance"]

@@ -1,81 +1,99 @@
-"""Find catalog terms in a note: every content word of a term inside one sentence.
+"""Find lexicon phrases in a note: every content word of a phrase inside one sentence.
 
-Terms are indexed by their rarest stem, so a sentence only checks the few terms that
-could possibly match it. A match must also be compact (its words close together), and
-its evidence is the smallest window of tokens that holds all of them.
+Phrases are grouped by their content stems (many aliases share them) and indexed by
+their rarest stem, so a sentence only checks the few phrases that could match it. A
+match must also be compact (its words close together), and its evidence is the smallest
+window of tokens that holds all of them.
 """
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from codes.systems import CodeSystem
+from nlp.aliases import Alias
 from nlp.terms import content_stems, stem
-from nlp.tokens import Sentence, Token
+from nlp.tokens import Token
 
-# A term of n content words may spread over at most n * _SPREAD + _SLACK tokens.
+# A phrase of n content words may spread over at most n * _SPREAD + _SLACK tokens.
 _SPREAD, _SLACK = 2, 2
-_MAX_TERM_STEMS = 8
+MAX_PHRASE_STEMS = 8
 
 
 @dataclass(frozen=True, slots=True)
-class LexiconTerm:
-    system: CodeSystem
-    code: str
-    text: str
+class Phrase:
+    """The aliases that share one set of content stems."""
+
     stems: tuple[str, ...]
+    aliases: tuple[Alias, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class TermMatch:
-    term: LexiconTerm
-    tokens: tuple[Token, ...]  # the matched window, first to last token
-
-    @property
-    def start(self) -> int:
-        return self.tokens[0].start
-
-    @property
-    def end(self) -> int:
-        return self.tokens[-1].end
+class PhraseMatch:
+    phrase: Phrase
+    first: int  # token indexes into the sentence, inclusive
+    last: int
+    word_tokens: int  # alphanumeric tokens in the window
 
     @property
     def quality(self) -> float:
-        """0..1: longer terms found in tighter windows are surer matches."""
-        n = len(self.term.stems)
+        """0..1: longer phrases found in tighter windows are surer matches."""
+        n = len(self.phrase.stems)
         specificity = n / (n + 1.0)
-        compactness = n / max(n, len([t for t in self.tokens if t.norm.isalnum()]))
+        compactness = n / max(n, self.word_tokens)
         return specificity * compactness
 
 
-class TermMatcher:
-    def __init__(self, terms: Iterable[LexiconTerm]) -> None:
-        kept = [t for t in terms if 0 < len(t.stems) <= _MAX_TERM_STEMS]
-        frequency = Counter(s for t in kept for s in t.stems)
-        self._by_anchor: dict[str, list[LexiconTerm]] = {}
-        for term in kept:
-            anchor = min(term.stems, key=lambda s: (frequency[s], s))
-            self._by_anchor.setdefault(anchor, []).append(term)
-        self.size = len(kept)
+def group_phrases(aliases: Iterable[Alias]) -> list[Phrase]:
+    grouped: dict[tuple[str, ...], list[Alias]] = {}
+    for alias in aliases:
+        stems = content_stems(alias.text)
+        if 0 < len(stems) <= MAX_PHRASE_STEMS:
+            grouped.setdefault(tuple(sorted(stems)), []).append(alias)
+    return [Phrase(stems, tuple(found)) for stems, found in sorted(grouped.items())]
 
-    def match(self, sentence: Sentence) -> list[TermMatch]:
+
+class TermMatcher:
+    def __init__(self, phrases: Iterable[Phrase]) -> None:
+        kept = list(phrases)
+        frequency = Counter(s for p in kept for s in p.stems)
+        self._by_anchor: dict[str, list[Phrase]] = {}
+        for phrase in kept:
+            anchor = min(phrase.stems, key=lambda s: (frequency[s], s))
+            self._by_anchor.setdefault(anchor, []).append(phrase)
+        self.phrase_count = len(kept)
+        self.alias_count = sum(len(p.aliases) for p in kept)
+
+    @classmethod
+    def from_aliases(cls, aliases: Iterable[Alias]) -> "TermMatcher":
+        return cls(group_phrases(aliases))
+
+    def match(
+        self, tokens: Sequence[Token], extra_stems: Sequence[tuple[int, str]] = ()
+    ) -> list[PhraseMatch]:
+        """Phrases found in one sentence's tokens.
+
+        `extra_stems` adds (token index, stem) pairs that the text does not spell out,
+        e.g. the words of an abbreviation's expansion at the abbreviation's position.
+        """
         positions: dict[str, list[int]] = {}
-        for i, token in enumerate(sentence.tokens):
+        for i, token in enumerate(tokens):
             positions.setdefault(stem(token.norm), []).append(i)
+        for i, extra in extra_stems:
+            positions.setdefault(extra, []).append(i)
         matches = []
         for anchor in positions:
-            for term in self._by_anchor.get(anchor, ()):
-                if all(s in positions for s in term.stems):
-                    window = _smallest_window(term.stems, positions)
-                    lo, hi = window
-                    if hi - lo + 1 <= len(term.stems) * _SPREAD + _SLACK:
-                        matches.append(TermMatch(term, sentence.tokens[lo : hi + 1]))
+            for phrase in self._by_anchor.get(anchor, ()):
+                if all(s in positions for s in phrase.stems):
+                    first, last = _smallest_window(phrase.stems, positions)
+                    if last - first + 1 <= len(phrase.stems) * _SPREAD + _SLACK:
+                        words = sum(1 for t in tokens[first : last + 1] if t.norm.isalnum())
+                        matches.append(PhraseMatch(phrase, first, last, max(words, 1)))
         return matches
 
 
 def _smallest_window(stems: Sequence[str], positions: dict[str, list[int]]) -> tuple[int, int]:
-    """The shortest token range holding every stem (sentences are short: brute force)."""
-    events = sorted((p, s) for s in stems for p in positions[s])
+    """The shortest token range holding every stem (sentences are short: a sliding window)."""
+    events = sorted({(p, s) for s in stems for p in positions[s]})
     needed = len(stems)
     best = (events[0][0], events[-1][0])
     counts: Counter[str] = Counter()
@@ -91,7 +109,3 @@ def _smallest_window(stems: Sequence[str], positions: dict[str, list[int]]) -> t
                 del counts[left_word]
             left += 1
     return best
-
-
-def lexicon_term(system: CodeSystem, code: str, text: str) -> LexiconTerm:
-    return LexiconTerm(system, code, text, content_stems(text))

@@ -11,7 +11,7 @@ from models.guidelines import Setting
 from models.knowledge_ranker import KnowledgeRanker
 from models.suggestions import ScoredCode
 from nlp.annotator import Annotator
-from nlp.lexicon import catalog_terms
+from nlp.lexicon import catalog_aliases
 from nlp.mentions import Mention
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class SuggestService:
     @classmethod
     def build(cls, catalog: Catalog) -> "SuggestService":
         started = time.perf_counter()
-        annotator = Annotator(catalog_terms(catalog, catalog.systems))
+        annotator = Annotator.from_aliases(catalog_aliases(catalog, catalog.systems))
         version = f"knowledge-1+catalog-{catalog.manifest['built_at']}"
         logger.info(
             "matcher built: %d terms in %.1f s",

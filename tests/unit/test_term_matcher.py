@@ -1,24 +1,32 @@
 from codes.systems import CodeSystem
-from nlp.term_matcher import TermMatcher, lexicon_term
+from nlp.aliases import Alias
+from nlp.term_matcher import TermMatcher
 from nlp.tokens import split_sentences
 
 CM = CodeSystem.ICD10CM
-MATCHER = TermMatcher(
+MATCHER = TermMatcher.from_aliases(
     [
-        lexicon_term(CM, "S72.90", "Fracture of femur"),
-        lexicon_term(CM, "I10", "Essential (primary) hypertension"),
-        lexicon_term(CM, "J18.9", "Pneumonia, unspecified organism"),
-        lexicon_term(CM, "N39.0", "Urinary tract infection, site not specified"),
+        Alias(CM, "S72.90", "Fracture of femur", "description"),
+        Alias(CM, "S72.90", "femur fracture", "cm_index"),
+        Alias(CM, "I10", "Essential (primary) hypertension", "description"),
+        Alias(CM, "J18.9", "Pneumonia, unspecified organism", "description"),
+        Alias(CM, "N39.0", "Urinary tract infection, site not specified", "description"),
+        Alias(CM, "N17.9", "acute kidney injury", "cm_index"),
     ]
 )
 
 
-def found(text: str) -> list[tuple[str, str]]:
-    return [
-        (m.term.code, text[m.start : m.end])
-        for sentence in split_sentences(text)
-        for m in MATCHER.match(sentence)
-    ]
+def found(text: str, extra: list[tuple[int, str]] | None = None) -> list[tuple[str, str]]:
+    hits = []
+    for sentence in split_sentences(text):
+        for m in MATCHER.match(sentence.tokens, extra or []):
+            span = text[sentence.tokens[m.first].start : sentence.tokens[m.last].end]
+            hits.extend((a.code, span) for a in m.phrase.aliases)
+    return sorted(set(hits))
+
+
+def test_aliases_with_the_same_words_form_one_phrase() -> None:
+    assert MATCHER.phrase_count == 5 and MATCHER.alias_count == 6
 
 
 def test_word_order_and_plurals_do_not_matter() -> None:
@@ -40,3 +48,11 @@ def test_words_must_share_a_sentence_and_stay_close() -> None:
 def test_evidence_is_the_smallest_window_holding_every_word() -> None:
     text = "Femur pain; later a fracture of the femur."
     assert found(text) == [("S72.90", "fracture of the femur")]
+
+
+def test_extra_stems_let_an_abbreviation_stand_for_its_expansion() -> None:
+    text = "Admitted with AKI."
+    at = 2  # the token "AKI"
+    extra = [(at, "acute"), (at, "kidney"), (at, "injury")]
+    assert found(text, extra) == [("N17.9", "AKI")]
+    assert found(text) == []

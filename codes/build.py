@@ -3,7 +3,6 @@
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from codes.catalog import (
 )
 from codes.cpt import read_cpt
 from codes.errors import CatalogNotBuiltError, SourceFileError
+from codes.folders import replace_folder, staging_folder
 from codes.hcpcs import find_hcpcs_file, read_hcpcs
 from codes.icd10pcs import read_icd10pcs
 from codes.records import CodeRecord
@@ -71,9 +71,7 @@ def build_catalog(data_dir: Path, out_dir: Path, cpt_file: Path | None = None) -
     if cpt is not None:
         systems[CodeSystem.CPT], sources[CodeSystem.CPT] = cpt
 
-    staging = out_dir.with_name(f".{out_dir.name}.building")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = staging_folder(out_dir)
     write_records(staging / DATABASE, (r for records in systems.values() for r in records))
     for system, records in systems.items():
         build_search_index(_search_entries(records)).save(search_index_path(staging, system))
@@ -93,7 +91,7 @@ def build_catalog(data_dir: Path, out_dir: Path, cpt_file: Path | None = None) -
         "systems": {system.value: sources[system] for system in systems},
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    _replace(out_dir, staging)
+    replace_folder(out_dir, staging)
     logger.info("catalog built in %.1f s at %s", time.perf_counter() - started, out_dir)
     return manifest
 
@@ -131,13 +129,3 @@ def _as_row(synonym: Any) -> tuple[str, ...]:
 
 def _fingerprints(paths: Iterable[Path]) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
-
-
-def _replace(out_dir: Path, staging: Path) -> None:
-    """Swap the new folder in with renames, so a reader never sees half a catalog."""
-    retired = out_dir.with_name(f".{out_dir.name}.old")
-    shutil.rmtree(retired, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(retired)
-    staging.rename(out_dir)
-    shutil.rmtree(retired, ignore_errors=True)

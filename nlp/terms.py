@@ -15,7 +15,12 @@ _NONESSENTIAL = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 
 
 def stem(word: str) -> str:
-    """A light plural strip: 'fractures' -> 'fracture', 'ribs' -> 'rib', not 'diagnosis'."""
+    """A light plural strip: 'fractures' -> 'fracture', 'ribs' -> 'rib', not 'diagnosis'.
+
+    A possessive goes too ("crohn's" -> "crohn"), as words() splits it off in phrases.
+    """
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
     if len(word) > 3 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
@@ -27,5 +32,6 @@ def content_stems(text: str, drop_nonessential: bool = True) -> tuple[str, ...]:
     """The stems a note must contain for `text` to count as mentioned, in first-seen order."""
     if drop_nonessential:
         text = _NONESSENTIAL.sub(" ", text)
-    stems = (stem(w) for w in words(text) if w not in STOPWORDS)
+    # A lone "s" is what words() leaves of a possessive ("Crohn's" -> "crohn", "s").
+    stems = (stem(w) for w in words(text) if w not in STOPWORDS and w != "s")
     return tuple(dict.fromkeys(stems))

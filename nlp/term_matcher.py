@@ -56,10 +56,11 @@ class TermMatcher:
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         kept = list(phrases)
         frequency = Counter(s for p in kept for s in p.stems)
-        self._by_anchor: dict[str, list[Phrase]] = {}
+        # Each phrase is stored with its stems as a set, for a subset test done in C.
+        self._by_anchor: dict[str, list[tuple[frozenset[str], Phrase]]] = {}
         for phrase in kept:
             anchor = min(phrase.stems, key=lambda s: (frequency[s], s))
-            self._by_anchor.setdefault(anchor, []).append(phrase)
+            self._by_anchor.setdefault(anchor, []).append((frozenset(phrase.stems), phrase))
         self.phrase_count = len(kept)
         self.alias_count = sum(len(p.aliases) for p in kept)
 
@@ -81,9 +82,10 @@ class TermMatcher:
         for i, extra in extra_stems:
             positions.setdefault(extra, []).append(i)
         matches = []
+        present = positions.keys()
         for anchor in positions:
-            for phrase in self._by_anchor.get(anchor, ()):
-                if all(s in positions for s in phrase.stems):
+            for stems, phrase in self._by_anchor.get(anchor, ()):
+                if present >= stems:
                     first, last = _smallest_window(phrase.stems, positions)
                     if last - first + 1 <= len(phrase.stems) * _SPREAD + _SLACK:
                         words = sum(1 for t in tokens[first : last + 1] if t.norm.isalnum())

@@ -1,0 +1,70 @@
+"""Assemble the lexicon from every source: the catalog's official names, the ICD-10-CM
+Alphabetic Index and its tables, and phrases mined from coded CodiEsp evidence."""
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from codes.catalog import Catalog
+from codes.systems import CodeSystem
+from nlp.aliases import Alias
+from nlp.cm_index_aliases import (
+    cm_index_aliases,
+    drug_table_aliases,
+    external_cause_aliases,
+    find_cm_tables,
+    neoplasm_table_aliases,
+)
+from nlp.evidence_phrases import mine_evidence_aliases, read_evidence, read_notes
+from nlp.lexicon import catalog_aliases
+
+logger = logging.getLogger(__name__)
+
+CODIESP_FOLDER = Path("codiesp")
+
+
+def build_lexicon(
+    catalog: Catalog, data_dir: Path | None, evidence_splits: Sequence[str]
+) -> tuple[list[Alias], dict[str, object]]:
+    """Every alias, and a record of what went in (sources, counts, splits)."""
+    started = time.perf_counter()
+    aliases = catalog_aliases(catalog, catalog.systems)
+    counts: dict[str, int] = {"catalog": len(aliases)}
+    if data_dir is not None:
+        for name, found in _index_aliases(catalog, data_dir).items():
+            aliases += found
+            counts[name] = len(found)
+        if evidence_splits and (data_dir / CODIESP_FOLDER).is_dir():
+            mined = _evidence_aliases(catalog, data_dir / CODIESP_FOLDER, evidence_splits)
+            aliases += mined
+            counts["evidence"] = len(mined)
+    provenance: dict[str, object] = {
+        "aliases": counts,
+        "evidence_splits": list(evidence_splits),
+        "catalog_built_at": catalog.manifest["built_at"],
+    }
+    logger.info("lexicon: %d aliases in %.1f s", len(aliases), time.perf_counter() - started)
+    return aliases, provenance
+
+
+def _index_aliases(catalog: Catalog, data_dir: Path) -> dict[str, list[Alias]]:
+    def is_code(code: str) -> bool:
+        return catalog.get(CodeSystem.ICD10CM, code) is not None
+
+    readers = {
+        "index": cm_index_aliases,
+        "drug": drug_table_aliases,
+        "neoplasm": neoplasm_table_aliases,
+        "eindex": external_cause_aliases,
+    }
+    tables = find_cm_tables(data_dir)
+    return {name: readers[name](path, is_code) for name, path in sorted(tables.items())}
+
+
+def _evidence_aliases(catalog: Catalog, codiesp: Path, splits: Sequence[str]) -> list[Alias]:
+    rows = read_evidence(codiesp, splits)
+    # A loose precision floor: these are candidates for the ranker, which weighs them.
+    mined = mine_evidence_aliases(rows, read_notes(codiesp, splits), min_precision=0.1)
+    # Annotators sometimes used codes the catalog does not know; those cannot be suggested.
+    return [a for a in mined if catalog.get(a.system, a.code) is not None]

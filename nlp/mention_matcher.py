@@ -1,0 +1,76 @@
+"""`medcode_mentions`: the lexicon's phrases found in each sentence, as mention spans.
+
+Spans go to doc.spans["medcode_mentions"] (they may overlap: "fracture of the femur" and
+"femur"); each carries its candidate codes in span._.medcode_candidates.
+"""
+
+from collections.abc import Iterable
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from codes.text import fold
+from nlp.annotator import candidates_of
+from nlp.lexicon import load_lexicon
+from nlp.term_matcher import Phrase, PhraseMatch, TermMatcher
+from nlp.terms import content_stems
+from nlp.tokens import Token
+
+MENTIONS_KEY = "medcode_mentions"
+CANDIDATES_ATTR = "medcode_candidates"
+
+
+@Language.factory(
+    "medcode_mentions",
+    assigns=["doc.spans", f"span._.{CANDIDATES_ATTR}"],
+    requires=["token.is_sent_start"],
+    default_config={"lexicon_dir": None},
+)
+def make_mention_matcher(nlp: Language, name: str, lexicon_dir: str | None) -> "MentionMatcher":
+    phrases: list[Phrase] = []
+    if lexicon_dir is not None:
+        from pathlib import Path
+
+        phrases, _ = load_lexicon(Path(lexicon_dir))
+    return MentionMatcher(phrases)
+
+
+class MentionMatcher:
+    def __init__(self, phrases: Iterable[Phrase]) -> None:
+        if not Span.has_extension(CANDIDATES_ATTR):
+            Span.set_extension(CANDIDATES_ATTR, default=())
+        self.use_phrases(phrases)
+
+    def use_phrases(self, phrases: Iterable[Phrase]) -> None:
+        self.matcher = TermMatcher(phrases)
+
+    def __call__(self, doc: Doc) -> Doc:
+        expansions = _expansion_stems(doc)
+        found: dict[tuple[int, int], list[PhraseMatch]] = {}
+        for sentence in doc.sents:
+            tokens = [Token(t.idx, t.idx + len(t.text), t.text, fold(t.text)) for t in sentence]
+            extra = [
+                (t.i - sentence.start, s) for t in sentence for s in expansions.get(t.i, ())
+            ]
+            for match in self.matcher.match(tokens, extra):
+                span = (sentence.start + match.first, sentence.start + match.last + 1)
+                found.setdefault(span, []).append(match)
+        spans = []
+        for (start, end), matches in sorted(found.items()):
+            span = Span(doc, start, end, label="MENTION")
+            span._.set(CANDIDATES_ATTR, candidates_of(matches))
+            spans.append(span)
+        doc.spans[MENTIONS_KEY] = spans
+        return doc
+
+
+def _expansion_stems(doc: Doc) -> dict[int, tuple[str, ...]]:
+    """Token index -> stems of what the abbreviation at that token stands for."""
+    if not Doc.has_extension("medcode_abbreviations"):
+        return {}
+    stems: dict[int, tuple[str, ...]] = {}
+    for use in doc._.medcode_abbreviations:
+        span = doc.char_span(use.start, use.end, alignment_mode="expand")
+        if span is not None and len(span):
+            stems[span.start] = stems.get(span.start, ()) + content_stems(use.expansion)
+    return stems

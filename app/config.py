@@ -29,9 +29,18 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    evidence_splits: list[str] = Field(
+        default=["train", "dev"],
+        description="CodiEsp splits whose coded evidence is mined for the lexicon",
+    )
+
     @property
     def catalog_dir(self) -> Path:
         return self.var_dir / "catalog"
+
+    @property
+    def lexicon_dir(self) -> Path:
+        return self.var_dir / "lexicon"
 
     def require_data_dir(self) -> Path:
         if self.data_dir is None:

@@ -1,6 +1,7 @@
 """The FastAPI application factory."""
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,14 +13,18 @@ from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit
 from app.services.suggest import SuggestService
 from codes.catalog import Catalog
+from nlp.pipeline import NoteReader
 
 logger = logging.getLogger(__name__)
 
 
 def build_suggest_service(settings: Settings) -> SuggestService:
     """Load everything a request needs, once. Fails loudly if anything is missing."""
+    started = time.perf_counter()
     catalog = Catalog.open(settings.catalog_dir)
-    return SuggestService.build(catalog)
+    reader = NoteReader.load(settings.lexicon_dir)
+    logger.info("catalog and note reader loaded in %.1f s", time.perf_counter() - started)
+    return SuggestService.build(catalog, reader)
 
 
 def create_app(settings: Settings, service: SuggestService | None = None) -> FastAPI:

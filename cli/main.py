@@ -10,6 +10,8 @@ from pathlib import Path
 from app.config import Settings
 from codes.errors import CatalogError
 from codes.systems import CodeSystem
+from nlp.lexicon import LexiconError
+from nlp.linker import LinkerArtifactError
 
 logger = logging.getLogger("medcode")
 
@@ -23,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         result: int = args.run(args, settings)
-    except (CatalogError, ValueError) as exc:
+    except (CatalogError, LexiconError, LinkerArtifactError, ValueError) as exc:
         print(f"medcode: {getattr(exc, 'detail', exc)}", file=sys.stderr)
         return 2
     return result
@@ -52,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     build = codes.add_parser("import", help="build the catalog from the data folder")
     build.add_argument("--data-dir", type=Path, help="default: MEDCODE_DATA_DIR")
     build.add_argument("--cpt", type=Path, help="a licensed CPT file: code and descriptor")
+    build.add_argument(
+        "--no-evidence", action="store_true", help="leave phrases mined from CodiEsp out"
+    )
     build.set_defaults(run=_codes_import)
 
     search = codes.add_parser("search", help="search codes by prefix or words")
@@ -70,18 +75,16 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from app.main import create_app
+    from app.main import build_suggest_service, create_app
 
-    # Load before binding the port, so a missing catalog is a clear error, not a 500 later.
-    from codes.catalog import Catalog
-
-    Catalog.open(settings.catalog_dir)
-    if args.workers > 1:
+    if args.workers > 1:  # each worker process loads its own copy at start-up
         uvicorn.run(
             "cli.asgi:app", host=args.host, port=args.port, workers=args.workers, factory=True
         )
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+        # Loaded before the port opens: a missing build is a clear error, not a 500 later.
+        service = build_suggest_service(settings)
+        uvicorn.run(create_app(settings, service), host=args.host, port=args.port)
     return 0
 
 
@@ -104,6 +107,8 @@ def _suggest(args: argparse.Namespace, settings: Settings) -> int:
 
 def _codes_import(args: argparse.Namespace, settings: Settings) -> int:
     from codes.build import build_catalog
+    from codes.catalog import Catalog
+    from nlp.lexicon_build import build_reader_files
 
     data_dir = args.data_dir or settings.require_data_dir()
     manifest = build_catalog(data_dir, settings.catalog_dir, args.cpt)
@@ -111,6 +116,11 @@ def _codes_import(args: argparse.Namespace, settings: Settings) -> int:
         counts = f"{facts['codes']:>7} codes, {facts['billable']:>6} billable"
         print(f"{system:9} {counts}  ({facts['source']})")
     print(f"catalog written to {settings.catalog_dir}")
+    splits = [] if args.no_evidence else settings.evidence_splits
+    reader = build_reader_files(
+        Catalog.open(settings.catalog_dir), data_dir, splits, settings.lexicon_dir
+    )
+    print(f"lexicon and linker written to {settings.lexicon_dir}: {reader['aliases']}")
     return 0
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from codes.catalog import Catalog
+from codes.folders import replace_folder, staging_folder
 from codes.systems import CodeSystem
 from nlp.aliases import Alias
 from nlp.cm_index_aliases import (
@@ -17,11 +18,34 @@ from nlp.cm_index_aliases import (
     neoplasm_table_aliases,
 )
 from nlp.evidence_phrases import mine_evidence_aliases, read_evidence, read_notes
-from nlp.lexicon import catalog_aliases
+from nlp.lexicon import LINKER_FOLDER, catalog_aliases, save_lexicon
+from nlp.linker import ApproximateLinker
 
 logger = logging.getLogger(__name__)
 
 CODIESP_FOLDER = Path("codiesp")
+# Near matching looks for names, not for the combinations generated from the tables
+# (drug x intent, neoplasm site x behaviour): those are many and only worth exact hits.
+LINKED_SOURCES = frozenset({"description", "inclusion", "cm_index", "pcs_index", "evidence"})
+# Smaller than scispaCy's defaults: builds several times faster; recall loss measured < 1%.
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 100
+
+
+def build_reader_files(
+    catalog: Catalog, data_dir: Path | None, evidence_splits: Sequence[str], folder: Path
+) -> dict[str, object]:
+    """Build and save everything the note reader loads: lexicon and linker index."""
+    aliases, provenance = build_lexicon(catalog, data_dir, evidence_splits)
+    staging = staging_folder(folder)
+    phrases = save_lexicon(staging, aliases, provenance)
+    started = time.perf_counter()
+    linkable = [a for a in aliases if a.source in LINKED_SOURCES]
+    ApproximateLinker.build(linkable, hnsw_m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION).save(
+        staging / LINKER_FOLDER
+    )
+    logger.info("linker index: %d aliases in %.0f s", len(linkable), time.perf_counter() - started)
+    replace_folder(folder, staging)
+    return provenance | {"phrases": phrases, "linked_aliases": len(linkable)}
 
 
 def build_lexicon(

@@ -10,8 +10,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from codes.text import fold
-from nlp.annotator import candidates_of
 from nlp.lexicon import load_lexicon
+from nlp.mentions import CandidateCode
 from nlp.term_matcher import Phrase, PhraseMatch, TermMatcher
 from nlp.terms import content_stems
 from nlp.tokens import Token
@@ -49,17 +49,15 @@ class MentionMatcher:
         found: dict[tuple[int, int], list[PhraseMatch]] = {}
         for sentence in doc.sents:
             tokens = [Token(t.idx, t.idx + len(t.text), t.text, fold(t.text)) for t in sentence]
-            extra = [
-                (t.i - sentence.start, s) for t in sentence for s in expansions.get(t.i, ())
-            ]
+            extra = [(t.i - sentence.start, s) for t in sentence for s in expansions.get(t.i, ())]
             for match in self.matcher.match(tokens, extra):
-                span = (sentence.start + match.first, sentence.start + match.last + 1)
-                found.setdefault(span, []).append(match)
+                window = (sentence.start + match.first, sentence.start + match.last + 1)
+                found.setdefault(window, []).append(match)
         spans = []
         for (start, end), matches in sorted(found.items()):
-            span = Span(doc, start, end, label="MENTION")
-            span._.set(CANDIDATES_ATTR, candidates_of(matches))
-            spans.append(span)
+            mention = Span(doc, start, end, label="MENTION")
+            mention._.set(CANDIDATES_ATTR, candidates_of(matches))
+            spans.append(mention)
         doc.spans[MENTIONS_KEY] = spans
         return doc
 
@@ -74,3 +72,17 @@ def _expansion_stems(doc: Doc) -> dict[int, tuple[str, ...]]:
         if span is not None and len(span):
             stems[span.start] = stems.get(span.start, ()) + content_stems(use.expansion)
     return stems
+
+
+def candidates_of(matches: Iterable[PhraseMatch]) -> tuple[CandidateCode, ...]:
+    """The best-scored candidate per code over the phrases matched at one span."""
+    best: dict[tuple[str, str], CandidateCode] = {}
+    for match in matches:
+        for alias in match.phrase.aliases:
+            key = (alias.system.value, alias.code)
+            candidate = CandidateCode(
+                alias.system, alias.code, match.quality * alias.weight, alias.text
+            )
+            if key not in best or candidate.similarity > best[key].similarity:
+                best[key] = candidate
+    return tuple(sorted(best.values(), key=lambda c: (-c.similarity, c.system, c.code)))

@@ -17,6 +17,11 @@ from app.main import create_app
 from app.services.suggest import SuggestService
 from codes.build import build_catalog
 from codes.catalog import Catalog
+from codes.systems import CodeSystem
+from nlp.lexicon import LINKER_FOLDER, save_lexicon
+from nlp.lexicon_build import build_lexicon
+from nlp.linker import ApproximateLinker
+from nlp.pipeline import NoteReader
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CPT_FIXTURE = FIXTURES / "cpt_fixture.tsv"
@@ -43,8 +48,33 @@ def catalog(data_dir: Path, var_dir: Path) -> Catalog:
 
 
 @pytest.fixture(scope="session")
-def service(catalog: Catalog) -> SuggestService:
-    return SuggestService.build(catalog)
+def reader_dir(catalog: Catalog, data_dir: Path, var_dir: Path) -> Path:
+    """The lexicon from every source (evidence: train only) and a linker index.
+
+    The linker indexes a slice of the aliases (circulatory, respiratory and endocrine
+    descriptions): building it over all of them takes minutes, which `make install` and
+    the benchmarks pay, not every test run.
+    """
+    folder = var_dir / "lexicon"
+    aliases, provenance = build_lexicon(catalog, data_dir, ["train"])
+    save_lexicon(folder, aliases, provenance)
+    sample = [
+        a
+        for a in aliases
+        if a.source == "description" and a.system is CodeSystem.ICD10CM and a.code[0] in "EIJ"
+    ]
+    ApproximateLinker.build(sample, hnsw_m=16, ef_construction=100).save(folder / LINKER_FOLDER)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def reader(reader_dir: Path) -> NoteReader:
+    return NoteReader.load(reader_dir)
+
+
+@pytest.fixture(scope="session")
+def service(catalog: Catalog, reader: NoteReader) -> SuggestService:
+    return SuggestService.build(catalog, reader)
 
 
 @pytest.fixture(scope="session")
@@ -65,24 +95,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(catalog: Catalog) -> Iterator[str]:
+def server(catalog: Catalog, reader_dir: Path) -> Iterator[str]:
     """`medcode serve` started as a user would, on a free loopback port."""
     port = _free_port()
     env = {**os.environ, "MEDCODE_VAR_DIR": str(catalog.folder.parent)}
     medcode = Path(sys.executable).parent / "medcode"
-    process = subprocess.Popen(
-        [str(medcode), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = reader_dir.parent / "server.log"  # a file, not a pipe: a full pipe would block it
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(medcode), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"medcode serve exited: {output}")
+                pytest.fail(f"medcode serve exited: {log.read_text(errors='replace')}")
             try:
                 if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
                     break

@@ -1,7 +1,6 @@
 """The suggest use case: a note in, ranked codes with evidence out. No FastAPI here."""
 
 import logging
-import time
 from dataclasses import dataclass
 
 from app.errors import ServiceError
@@ -10,9 +9,8 @@ from codes.systems import CodeSystem
 from models.guidelines import Setting
 from models.knowledge_ranker import KnowledgeRanker
 from models.suggestions import ScoredCode
-from nlp.annotator import Annotator
-from nlp.lexicon import catalog_aliases
 from nlp.mentions import Mention
+from nlp.pipeline import NoteReader
 
 logger = logging.getLogger(__name__)
 
@@ -24,22 +22,15 @@ class SuggestResult:
 
 
 class SuggestService:
-    def __init__(self, catalog: Catalog, annotator: Annotator, ranker: KnowledgeRanker) -> None:
+    def __init__(self, catalog: Catalog, reader: NoteReader, ranker: KnowledgeRanker) -> None:
         self.catalog = catalog
-        self.annotator = annotator
+        self.reader = reader
         self.ranker = ranker
 
     @classmethod
-    def build(cls, catalog: Catalog) -> "SuggestService":
-        started = time.perf_counter()
-        annotator = Annotator.from_aliases(catalog_aliases(catalog, catalog.systems))
+    def build(cls, catalog: Catalog, reader: NoteReader) -> "SuggestService":
         version = f"knowledge-1+catalog-{catalog.manifest['built_at']}"
-        logger.info(
-            "matcher built: %d terms in %.1f s",
-            annotator.lexicon_size,
-            time.perf_counter() - started,
-        )
-        return cls(catalog, annotator, KnowledgeRanker(catalog, version))
+        return cls(catalog, reader, KnowledgeRanker(catalog, version))
 
     @property
     def model_version(self) -> str:
@@ -63,7 +54,7 @@ class SuggestService:
         return tuple(requested)
 
     def annotate(self, text: str) -> list[Mention]:
-        return self.annotator.annotate(text)
+        return self.reader.read(text)
 
     def suggest(
         self,
@@ -73,5 +64,5 @@ class SuggestService:
         setting: Setting,
     ) -> SuggestResult:
         chosen = self.systems_for(systems)
-        mentions = self.annotator.annotate(text)
+        mentions = self.reader.read(text)
         return SuggestResult(self.model_version, self.ranker.rank(mentions, chosen, limit, setting))

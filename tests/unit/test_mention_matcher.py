@@ -56,7 +56,10 @@ def test_words_in_different_sentences_do_not_match() -> None:
 
 def test_the_reader_gives_sections_assertions_and_exact_offsets() -> None:
     reader = NoteReader(build_language(group_phrases(ALIASES)))
-    note = "HPI:\r\n\tDenies chest pain.\r\nFamily history: mother with hypertension.\r\nPneumonia 😀 suspected."
+    note = (
+        "HPI:\r\n\tDenies chest pain.\r\n"
+        "Family history: mother with hypertension.\r\nPneumonia 😀 suspected."
+    )
     mentions = {m.text: m for m in reader.read(note)}
     for m in mentions.values():
         assert note[m.start : m.end] == m.text

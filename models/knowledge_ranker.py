@@ -2,7 +2,6 @@
 terms were found in the note. The learned ranker replaces it; it stays as a baseline."""
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from codes.catalog import Catalog
 from codes.systems import CodeSystem
@@ -78,7 +77,7 @@ class KnowledgeRanker:
             default = self.catalog.default_code(candidate.system, candidate.code)
             if default is not None:
                 expanded.append(
-                    replace(candidate, code=default, similarity=candidate.similarity * 0.95)
+                    candidate._replace(code=default, similarity=candidate.similarity * 0.95)
                 )
         return expanded
 

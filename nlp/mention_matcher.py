@@ -10,6 +10,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from codes.text import fold
+from nlp.aliases import Alias
 from nlp.lexicon import load_lexicon
 from nlp.mentions import CandidateCode
 from nlp.term_matcher import Phrase, PhraseMatch, TermMatcher
@@ -76,13 +77,15 @@ def _expansion_stems(doc: Doc) -> dict[int, tuple[str, ...]]:
 
 def candidates_of(matches: Iterable[PhraseMatch]) -> tuple[CandidateCode, ...]:
     """The best-scored candidate per code over the phrases matched at one span."""
-    best: dict[tuple[str, str], CandidateCode] = {}
+    best: dict[tuple[str, str], tuple[float, Alias]] = {}
     for match in matches:
+        quality = match.quality
         for alias in match.phrase.aliases:
             key = (alias.system.value, alias.code)
-            candidate = CandidateCode(
-                alias.system, alias.code, match.quality * alias.weight, alias.text
-            )
-            if key not in best or candidate.similarity > best[key].similarity:
-                best[key] = candidate
-    return tuple(sorted(best.values(), key=lambda c: (-c.similarity, c.system, c.code)))
+            score = quality * alias.weight
+            if key not in best or score > best[key][0]:
+                best[key] = (score, alias)
+    ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
+    return tuple(
+        CandidateCode(alias.system, alias.code, score, alias.text) for _, (score, alias) in ranked
+    )

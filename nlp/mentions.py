@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from codes.systems import CodeSystem
 
@@ -15,8 +16,10 @@ class Assertion(StrEnum):
     HYPOTHETICAL = "hypothetical"
 
 
-@dataclass(frozen=True, slots=True)
-class CandidateCode:
+class CandidateCode(NamedTuple):
+    """Immutable like the other records; a NamedTuple because a note makes hundreds of
+    these and a frozen dataclass costs several times more to create."""
+
     system: CodeSystem
     code: str
     similarity: float  # 0..1: how closely the mention matches the term for this code

@@ -26,6 +26,7 @@ from pathlib import Path
 from codes.errors import SourceFileError
 from codes.records import CodeNote, CodeRecord
 from codes.systems import CodeSystem
+from codes.xml_files import parse_xml
 
 logger = logging.getLogger(__name__)
 
@@ -115,12 +116,7 @@ def _newest_file(folder: Path, kind: str) -> Path | None:
 
 
 def _load_root(path: Path, kind: str) -> ET.Element:
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as error:
-        raise SourceFileError(f"{path} is not valid XML: {error}") from error
-    except OSError as error:
-        raise SourceFileError(f"cannot read {path}: {error}") from error
+    root = parse_xml(path)
     if root.tag != _ROOT_TAGS[kind]:
         raise SourceFileError(
             f"{path} is not an ICD-10-PCS {kind} file: its root element is <{root.tag}>, "

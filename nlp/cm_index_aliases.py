@@ -34,6 +34,7 @@ from pathlib import Path
 from codes.errors import SourceFileError
 from codes.systems import CodeSystem
 from codes.text import fold
+from codes.xml_files import parse_xml
 from nlp.aliases import Alias
 from nlp.terms import content_stems
 
@@ -284,12 +285,7 @@ def _read_index_xml(path: Path, first_heading: str | None) -> list[_Entry]:
     `first_heading` is the first column heading a table must have ("Substance",
     "Neoplasm"); None for the external-cause index, which has no columns.
     """
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as error:
-        raise SourceFileError(f"{path} is not valid XML: {error}") from error
-    except OSError as error:
-        raise SourceFileError(f"cannot read {path}: {error}") from error
+    root = parse_xml(path)
     heading = (root.findtext("indexHeading/head") or "").strip()
     if root.tag != "ICD10CM.index" or (first_heading and not heading.startswith(first_heading)):
         expected = f"the {first_heading} table" if first_heading else "the external-cause index"

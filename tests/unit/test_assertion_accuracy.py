@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import spacy
 from spacy.language import Language
 
-import nlp.sentences  # noqa: F401  (registers medcode_sentences)
 from nlp.context import MENTIONS_KEY, assertion_of, set_mentions
 from nlp.mentions import Assertion
+from tests.unit.pipelines import assertion_pipeline
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "assertions.tsv"
 MIN_ACCURACY = 0.90
@@ -64,11 +63,7 @@ def load_rows() -> list[Row]:
 
 @pytest.fixture(scope="module")
 def pipeline() -> Language:
-    pipeline = spacy.blank("en")
-    pipeline.add_pipe("medcode_sentences")
-    pipeline.add_pipe("medcode_sections")
-    pipeline.add_pipe("medcode_context")
-    return pipeline
+    return assertion_pipeline()
 
 
 def predict(pipeline: Language, row: Row) -> Assertion:

@@ -1,21 +1,16 @@
 import pytest
-import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-import nlp.sentences  # noqa: F401  (registers medcode_sentences)
 from nlp.context import MENTIONS_KEY, assertion_of, load_context_rules, set_mentions
 from nlp.mentions import Assertion
 from nlp.sections import section_of
+from tests.unit.pipelines import assertion_pipeline
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> Language:
-    pipeline = spacy.blank("en")
-    pipeline.add_pipe("medcode_sentences")
-    pipeline.add_pipe("medcode_sections")
-    pipeline.add_pipe("medcode_context")
-    return pipeline
+    return assertion_pipeline()
 
 
 def annotate(pipeline: Language, text: str, *mentions: str) -> Doc:

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="CodiEsp splits whose coded evidence is mined for the lexicon",
     )
 
+    link_k: int = Field(default=10, ge=1, le=100, description="Near codes kept per mention")
+    link_threshold: float = Field(
+        default=0.7, ge=0.0, le=1.0, description="Cosine similarity a near alias needs"
+    )
+
     @property
     def catalog_dir(self) -> Path:
         return self.var_dir / "catalog"

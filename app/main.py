@@ -13,7 +13,7 @@ from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit
 from app.services.suggest import SuggestService
 from codes.catalog import Catalog
-from nlp.pipeline import NoteReader
+from nlp.pipeline import LinkingSettings, NoteReader
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,8 @@ def build_suggest_service(settings: Settings) -> SuggestService:
     """Load everything a request needs, once. Fails loudly if anything is missing."""
     started = time.perf_counter()
     catalog = Catalog.open(settings.catalog_dir)
-    reader = NoteReader.load(settings.lexicon_dir)
+    linking = LinkingSettings(k=settings.link_k, threshold=settings.link_threshold)
+    reader = NoteReader.load(settings.lexicon_dir, linking)
     logger.info("catalog and note reader loaded in %.1f s", time.perf_counter() - started)
     return SuggestService.build(catalog, reader)
 

@@ -88,7 +88,11 @@ def _index_aliases(catalog: Catalog, data_dir: Path) -> dict[str, list[Alias]]:
 
 def _evidence_aliases(catalog: Catalog, codiesp: Path, splits: Sequence[str]) -> list[Alias]:
     rows = read_evidence(codiesp, splits)
-    # A loose precision floor: these are candidates for the ranker, which weighs them.
-    mined = mine_evidence_aliases(rows, read_notes(codiesp, splits), min_precision=0.1)
+    # Loose floors: these are candidates for the ranker, which weighs them. Phrases seen in
+    # a single training case still generalise: on dev, support 1 instead of 2 raised
+    # diagnosis candidate recall from 0.71 to 0.79 (procedures 0.59 to 0.71).
+    mined = mine_evidence_aliases(
+        rows, read_notes(codiesp, splits), min_support=1, min_precision=0.1
+    )
     # Annotators sometimes used codes the catalog does not know; those cannot be suggested.
     return [a for a in mined if catalog.get(a.system, a.code) is not None]

@@ -53,14 +53,24 @@ def group_phrases(aliases: Iterable[Alias]) -> list[Phrase]:
 
 
 class TermMatcher:
+    """Phrases indexed by their two rarest stems.
+
+    A sentence looks up each of its stems as a phrase's rarest one, then only the second
+    stems it also holds: most phrases are never touched. Single-stem phrases sit apart.
+    """
+
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         kept = list(phrases)
         frequency = Counter(s for p in kept for s in p.stems)
-        # Each phrase is stored with its stems as a set, for a subset test done in C.
-        self._by_anchor: dict[str, list[tuple[frozenset[str], Phrase]]] = {}
+        self._single: dict[str, list[Phrase]] = {}
+        self._by_pair: dict[str, dict[str, list[tuple[frozenset[str], Phrase]]]] = {}
         for phrase in kept:
-            anchor = min(phrase.stems, key=lambda s: (frequency[s], s))
-            self._by_anchor.setdefault(anchor, []).append((frozenset(phrase.stems), phrase))
+            rarest = sorted(phrase.stems, key=lambda s: (frequency[s], s))
+            if len(rarest) == 1:
+                self._single.setdefault(rarest[0], []).append(phrase)
+            else:
+                seconds = self._by_pair.setdefault(rarest[0], {})
+                seconds.setdefault(rarest[1], []).append((frozenset(phrase.stems), phrase))
         self.phrase_count = len(kept)
         self.alias_count = sum(len(p.aliases) for p in kept)
 
@@ -81,16 +91,33 @@ class TermMatcher:
             positions.setdefault(stem(token.norm), []).append(i)
         for i, extra in extra_stems:
             positions.setdefault(extra, []).append(i)
-        matches = []
-        present = positions.keys()
-        for anchor in positions:
-            for stems, phrase in self._by_anchor.get(anchor, ()):
-                if present >= stems:
-                    first, last = _smallest_window(phrase.stems, positions)
-                    if last - first + 1 <= len(phrase.stems) * _SPREAD + _SLACK:
-                        words = sum(1 for t in tokens[first : last + 1] if t.norm.isalnum())
-                        matches.append(PhraseMatch(phrase, first, last, max(words, 1)))
+        matches = [
+            PhraseMatch(phrase, positions[phrase.stems[0]][0], positions[phrase.stems[0]][0], 1)
+            for word in positions
+            for phrase in self._single.get(word, ())
+        ]
+        for phrase in self._found_multiword(positions):
+            first, last = _smallest_window(phrase.stems, positions)
+            if last - first + 1 <= len(phrase.stems) * _SPREAD + _SLACK:
+                words = sum(1 for t in tokens[first : last + 1] if t.norm.isalnum())
+                matches.append(PhraseMatch(phrase, first, last, max(words, 1)))
         return matches
+
+    def _found_multiword(self, positions: dict[str, list[int]]) -> list[Phrase]:
+        present = positions.keys()
+        found: list[Phrase] = []
+        for word in present:
+            seconds = self._by_pair.get(word)
+            if not seconds:
+                continue
+            shared = (
+                [w for w in present if w in seconds]
+                if len(seconds) > len(present)
+                else [w for w in seconds if w in present]
+            )
+            for second in shared:
+                found.extend(p for stems, p in seconds[second] if present >= stems)
+        return found
 
 
 def _smallest_window(stems: Sequence[str], positions: dict[str, list[int]]) -> tuple[int, int]:

@@ -7,6 +7,8 @@ Only small frozen records (Mention, CandidateCode) leave this module; no spaCy D
 """
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ from nlp.mentions import CandidateCode, Mention
 from nlp.term_matcher import Phrase
 
 logger = logging.getLogger(__name__)
+
+NEAR_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class NoteReader:
         self.linker = linker
         self.linking = linking
         self.provenance = provenance or {}
+        # Near matches of recent mention texts: the same phrases recur from note to note,
+        # and linking is the slowest step. Same text, same answer, so caching is exact.
+        self._near_cache: OrderedDict[str, list[CandidateCode]] = OrderedDict()
+        self._near_lock = threading.Lock()
 
     @classmethod
     def load(cls, lexicon_dir: Path, linking: LinkingSettings = LinkingSettings()) -> "NoteReader":
@@ -91,12 +99,22 @@ class NoteReader:
     def _near_candidates(self, texts: list[str]) -> dict[str, list[CandidateCode]]:
         if self.linker is None or not texts:
             return {}
-        distinct = sorted(set(texts))
-        linked = self.linker.link(distinct, k=self.linking.k, threshold=self.linking.threshold)
-        return {
-            text: [self._as_candidate(c) for c in found]
-            for text, found in zip(distinct, linked, strict=True)
-        }
+        with self._near_lock:
+            known = {t: self._near_cache[t] for t in set(texts) if t in self._near_cache}
+        missing = sorted(set(texts) - known.keys())
+        if missing:
+            linked = self.linker.link(missing, k=self.linking.k, threshold=self.linking.threshold)
+            fresh = {
+                text: [self._as_candidate(c) for c in found]
+                for text, found in zip(missing, linked, strict=True)
+            }
+            with self._near_lock:
+                for text, found in fresh.items():
+                    self._near_cache[text] = found
+                while len(self._near_cache) > NEAR_CACHE_SIZE:
+                    self._near_cache.popitem(last=False)
+            known |= fresh
+        return known
 
     def _as_candidate(self, linked: LinkedCandidate) -> CandidateCode:
         similarity = linked.similarity * self.linking.discount

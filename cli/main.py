@@ -23,6 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # nmslib reports every index parameter at INFO; only its warnings matter to a user.
+    logging.getLogger("nmslib").setLevel(logging.WARNING)
     try:
         result: int = args.run(args, settings)
     except (CatalogError, LexiconError, LinkerArtifactError, ValueError) as exc:

@@ -39,6 +39,12 @@ class NoteRequest(BaseModel):
         return None if systems is None else list(dict.fromkeys(systems))
 
 
+class AnnotateRequest(NoteRequest):
+    max_candidates: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(
+        default=10, description="Candidate codes returned per mention, best first"
+    )
+
+
 class SuggestRequest(NoteRequest):
     limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 30
 

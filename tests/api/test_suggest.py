@@ -96,3 +96,11 @@ def test_outpatient_uncertain_diagnoses_are_not_suggested(client: TestClient) ->
 def test_a_heading_brings_its_default_code(client: TestClient) -> None:
     codes = [s["code"] for s in suggest(client, text="Type 2 diabetes mellitus.")["suggestions"]]
     assert codes.index("E11.9") < codes.index("E11")
+
+
+def test_annotate_limits_candidates_per_mention(client: TestClient) -> None:
+    response = client.post("/annotate", json={"text": NOTE, "max_candidates": 1})
+    assert response.status_code == 200
+    assert all(len(m["candidates"]) == 1 for m in response.json()["mentions"])
+    refused = client.post("/annotate", json={"text": NOTE, "max_candidates": 0})
+    assert refused.status_code == 422

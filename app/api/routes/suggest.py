@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.api.deps import require_json, suggest_service
-from app.schemas import Evidence, NoteRequest, Suggestion, SuggestRequest, SuggestResponse
+from app.schemas import AnnotateRequest, Evidence, Suggestion, SuggestRequest, SuggestResponse
 from app.schemas_annotate import AnnotateResponse, candidate_out, mention_out
 from app.services.suggest import SuggestService
 
@@ -48,16 +48,14 @@ def suggest(body: SuggestRequest, service: Service) -> SuggestResponse:
 
 
 @router.post("/annotate", response_model=AnnotateResponse, responses=_ERRORS)  # type: ignore[arg-type]
-def annotate(body: NoteRequest, service: Service) -> AnnotateResponse:
+def annotate(body: AnnotateRequest, service: Service) -> AnnotateResponse:
     """The mentions the note reader found, with their candidate codes (for debugging)."""
     systems = set(service.systems_for(body.systems))
-    mentions = service.annotate(body.text)
+    mentions = []
+    for mention in service.annotate(body.text):
+        wanted = [c for c in mention.candidates if c.system in systems][: body.max_candidates]
+        if wanted:
+            mentions.append(mention_out(mention, [candidate_out(c) for c in wanted]))
     return AnnotateResponse(
-        model_version=service.model_version,
-        note_id=body.note_id,
-        mentions=[
-            mention_out(m, kept)
-            for m in mentions
-            if (kept := [candidate_out(c) for c in m.candidates if c.system in systems])
-        ],
+        model_version=service.model_version, note_id=body.note_id, mentions=mentions
     )

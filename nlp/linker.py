@@ -153,15 +153,18 @@ class ApproximateLinker:
         _write_json(folder / MANIFEST, self._manifest, indent=2)
 
     @classmethod
-    def load(cls, folder: Path) -> "ApproximateLinker":
-        """Read a folder written by `save`; LinkerArtifactError if it is not one we can read."""
+    def load(cls, folder: Path, ef_search: int | None = None) -> "ApproximateLinker":
+        """Read a folder written by `save`; LinkerArtifactError if it is not one we can read.
+
+        `ef_search` overrides the saved search breadth (wider: surer, slower).
+        """
         manifest = _read_manifest(folder)
         try:
             ngrams: list[str] = json.loads((folder / _NGRAMS).read_text(encoding="utf-8"))
             idf = np.load(folder / _IDF, allow_pickle=False)
             vectors = scipy.sparse.load_npz(folder / _VECTORS).tocsr().astype(np.float32)
             texts, codes = _parse_table(json.loads((folder / _ALIASES).read_text(encoding="utf-8")))
-            ef_search = int(manifest["params"]["ef_search"])
+            ef_search = ef_search or int(manifest["params"]["ef_search"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LinkerArtifactError(
                 f"the approximate linker at {folder} is incomplete or damaged ({exc}):"

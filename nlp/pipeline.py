@@ -37,6 +37,9 @@ class LinkingSettings:
     threshold: float = 0.7  # cosine similarity a near alias needs
     # A near code ranks below an exact one: its similarity is scaled by this.
     discount: float = 0.8
+    # HNSW search breadth. The graph search dominates a note's reading time; at 50 it
+    # took a third of the time of scispaCy's 200 for the same candidate recall on dev.
+    ef_search: int = 50
 
 
 def build_language(phrases: Iterable[Phrase]) -> Language:
@@ -72,7 +75,7 @@ class NoteReader:
     def load(cls, lexicon_dir: Path, linking: LinkingSettings = LinkingSettings()) -> "NoteReader":
         """The reader saved by `medcode codes import` (lexicon and linker index)."""
         phrases, provenance = load_lexicon(lexicon_dir)
-        linker = ApproximateLinker.load(lexicon_dir / LINKER_FOLDER)
+        linker = ApproximateLinker.load(lexicon_dir / LINKER_FOLDER, linking.ef_search)
         return cls(build_language(phrases), linker, linking, provenance)
 
     def read(self, text: str) -> list[Mention]:

@@ -15,6 +15,7 @@ That is also why it calls scispaCy's functions rather than its `AbbreviationDete
 adds and removes rules on a shared matcher inside every call.
 """
 
+import bisect
 import json
 import re
 from collections.abc import Sequence
@@ -121,6 +122,7 @@ class AbbreviationFinder:
                 )
                 taken.append((span.start, span.end))
         context = _Context(doc)
+        ambiguous_left = _MAX_AMBIGUOUS_PER_NOTE
         for span in self._table_spans(doc):
             if any(span.start < end and start < span.end for start, end in taken):
                 continue
@@ -129,6 +131,12 @@ class AbbreviationFinder:
                 continue
             if _in_a_name(span) or (entry.english_word and context.in_capitals(span)):
                 continue
+            if not entry.expansion:
+                # Each ambiguous use searches its context; a hostile note full of them
+                # must not make the search quadratic. Unresolved means not expanded.
+                ambiguous_left -= 1
+                if ambiguous_left < 0:
+                    continue
             meaning = entry.expansion or _pick_sense(entry.senses, span, context)
             if meaning is not None:
                 uses.append(
@@ -250,13 +258,19 @@ _COLON = re.compile(r"[ \t]*:")
 _SHOUTED_WORDS = re.compile(r"\b(?:THE|AND|WITH|WAS|WERE|FOR|HAS|HAD|HAVE|OF|TO|IS|ARE|NOT)\b")
 
 
+_SCOPE_CHARS = 400
+# Far more ambiguous abbreviations than a real note holds (CodiEsp dev: at most a few).
+_MAX_AMBIGUOUS_PER_NOTE = 100
+
+
 class _Context:
     """Where an abbreviation stands in its doc: its sentence (its line without sentences)."""
 
     def __init__(self, doc: Doc) -> None:
         self.doc = doc
         self._text: str | None = None
-        self._has_sentences: bool | None = None
+        self._sentences: list[tuple[int, int]] | None = None
+        self._capital_lines: dict[int, bool] = {}  # line start -> written in capitals
 
     @property
     def text(self) -> str:
@@ -266,12 +280,22 @@ class _Context:
         return self._text
 
     def scope(self, span: Span) -> tuple[int, int]:
-        if self._has_sentences is None:
-            self._has_sentences = self.doc.has_annotation("SENT_START")
-        if self._has_sentences:
-            sentence = span[0].sent
-            return sentence.start_char, sentence.end_char
-        return self.line(span)
+        """Its sentence (or line), cut to _SCOPE_CHARS either side.
+
+        The cut keeps a long run-on "sentence" from making every abbreviation in it scan
+        all of it (quadratic on hostile input); real sentences are far shorter.
+        """
+        if self._sentences is None:
+            has_sentences = self.doc.has_annotation("SENT_START")
+            self._sentences = (
+                [(s.start_char, s.end_char) for s in self.doc.sents] if has_sentences else []
+            )
+        if self._sentences:
+            at = bisect.bisect_right(self._sentences, (span.start_char, len(self.text))) - 1
+            start, end = self._sentences[max(at, 0)]
+        else:
+            start, end = self.line(span)
+        return max(start, span.start_char - _SCOPE_CHARS), min(end, span.end_char + _SCOPE_CHARS)
 
     def line(self, span: Span) -> tuple[int, int]:
         start = self.text.rfind("\n", 0, span.start_char) + 1
@@ -292,8 +316,12 @@ class _Context:
         A list of abbreviations ("PMH: HTN, CAD, COPD") is no such line: it has no function words.
         """
         start, end = self.line(span)
-        line = self.text[start:end]
-        return not any(c.islower() for c in line) and len(_SHOUTED_WORDS.findall(line)) >= 2
+        if start not in self._capital_lines:  # once per line, however many uses it holds
+            line = self.text[start:end]
+            self._capital_lines[start] = (
+                not any(c.islower() for c in line) and len(_SHOUTED_WORDS.findall(line)) >= 2
+            )
+        return self._capital_lines[start]
 
 
 def _pick_sense(senses: Sequence[Sense], span: Span, context: _Context) -> str | None:

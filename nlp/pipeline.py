@@ -20,6 +20,7 @@ from spacy.tokens import Doc, Span
 # Importing the component modules registers their factories with spaCy.
 from nlp import abbreviations as _abbreviations  # noqa: F401
 from nlp import context, sections, sentences  # noqa: F401
+from nlp.guarded_tokenizer import GuardedTokenizer
 from nlp.lexicon import LINKER_FOLDER, load_lexicon
 from nlp.linker import ApproximateLinker, LinkedCandidate
 from nlp.mention_matcher import CANDIDATES_ATTR, MENTIONS_KEY, MentionMatcher
@@ -44,6 +45,7 @@ class LinkingSettings:
 
 def build_language(phrases: Iterable[Phrase]) -> Language:
     nlp = spacy.blank("en")
+    nlp.tokenizer = GuardedTokenizer(nlp.tokenizer)
     nlp.add_pipe("medcode_sentences")
     nlp.add_pipe("medcode_sections")
     nlp.add_pipe("medcode_abbreviations")

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from codes.errors import CatalogError
+from codes.errors import MedcodeError
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         return error_response(exc.status_code, exc.error, exc.detail)
 
-    @app.exception_handler(CatalogError)
-    async def _catalog(_: Request, exc: CatalogError) -> JSONResponse:
+    @app.exception_handler(MedcodeError)
+    async def _domain(_: Request, exc: MedcodeError) -> JSONResponse:
         return error_response(exc.status_code, exc.error, exc.detail)
 
     @app.exception_handler(RequestValidationError)

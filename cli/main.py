@@ -8,10 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.config import Settings
-from codes.errors import CatalogError
+from codes.errors import MedcodeError
 from codes.systems import CodeSystem
-from nlp.lexicon import LexiconError
-from nlp.linker import LinkerArtifactError
 
 logger = logging.getLogger("medcode")
 
@@ -27,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("nmslib").setLevel(logging.WARNING)
     try:
         result: int = args.run(args, settings)
-    except (CatalogError, LexiconError, LinkerArtifactError, ValueError) as exc:
+    except (MedcodeError, ValueError) as exc:
         print(f"medcode: {getattr(exc, 'detail', exc)}", file=sys.stderr)
         return 2
     return result

@@ -1,15 +1,22 @@
-"""Catalog errors. Each carries the HTTP status a service should answer with."""
+"""Domain errors. Each carries the HTTP status a service should answer with, so one
+handler renders them all as {"error": ..., "detail": ...}."""
 
 from codes.systems import CodeSystem
 
 
-class CatalogError(Exception):
+class MedcodeError(Exception):
+    """Base of every domain error: a kind (`error`), a status and a readable detail."""
+
     status_code = 500
-    error = "catalog_error"
+    error = "medcode_error"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class CatalogError(MedcodeError):
+    error = "catalog_error"
 
 
 class MalformedCodeError(CatalogError):

@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from codes.errors import MedcodeError
+
 logger = logging.getLogger(__name__)
 
 METADATA_FILE = "metadata.json"
@@ -73,15 +75,11 @@ _GIT_TIMEOUT_SECONDS = 5.0
 _HASH_CHUNK = 1 << 20
 
 
-class ArtifactError(Exception):
+class ArtifactError(MedcodeError):
     """A model artifact problem, carrying the HTTP status a service should answer with."""
 
     status_code = 500
     error = "artifact_error"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class ArtifactNotFoundError(ArtifactError):

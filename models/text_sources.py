@@ -26,6 +26,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from codes.errors import MedcodeError
+
 logger = logging.getLogger(__name__)
 
 CodeKey = tuple[str, str]  # (system, code)
@@ -40,8 +42,11 @@ ARRAYS = "arrays.npz"
 _BATCH = 256
 
 
-class TextSourceArtifactError(ValueError):
+class TextSourceArtifactError(MedcodeError, ValueError):
     """A saved vectorizer or source that this medcode cannot read."""
+
+    status_code = 422
+    error = "incompatible_artifact"
 
 
 class NoteVectorizer:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from codes.catalog import Catalog
+from codes.errors import MedcodeError
 from codes.records import CodeRecord
 from codes.systems import CodeSystem
 from codes.text import words
@@ -21,8 +22,11 @@ LINKER_FOLDER = "linker"
 LEXICON_FORMAT = 2
 
 
-class LexiconError(Exception):
+class LexiconError(MedcodeError):
     """The saved lexicon is missing or was written by an incompatible medcode."""
+
+    status_code = 503
+    error = "lexicon_not_built"
 
 
 def catalog_aliases(catalog: Catalog, systems: Iterable[CodeSystem]) -> list[Alias]:

@@ -31,6 +31,7 @@ from scispacy.candidate_generation import CandidateGenerator, MentionCandidate
 from scispacy.linking_utils import Entity, KnowledgeBase
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from codes.errors import MedcodeError
 from codes.systems import CodeSystem
 from codes.text import fold
 from nlp.aliases import Alias
@@ -73,15 +74,11 @@ class LinkedCandidate:
     similarity: float
 
 
-class LinkerArtifactError(Exception):
+class LinkerArtifactError(MedcodeError):
     """A saved linker folder is missing, incomplete or of another format version."""
 
     status_code = 503
     error = "linker_not_built"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class ApproximateLinker:

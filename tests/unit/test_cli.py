@@ -9,7 +9,7 @@ from codes.catalog import Catalog
 
 
 @pytest.fixture(autouse=True)
-def _use_session_catalog(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+def _use_session_build(catalog: Catalog, reader_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDCODE_VAR_DIR", str(catalog.folder.parent))
 
 
@@ -52,3 +52,17 @@ def test_import_without_a_data_folder_says_what_to_set(
     monkeypatch.setenv("MEDCODE_VAR_DIR", str(tmp_path))
     assert main(["codes", "import", "--data-dir", str(tmp_path / "missing")]) == 2
     assert "MEDCODE_DATA_DIR" in capsys.readouterr().err
+
+
+def test_a_missing_lexicon_is_a_clear_error_not_a_crash(
+    catalog: Catalog,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "catalog").symlink_to(catalog.folder)
+    monkeypatch.setenv("MEDCODE_VAR_DIR", str(tmp_path))
+    note = tmp_path / "note.txt"
+    note.write_text("Fever.", encoding="utf-8")
+    assert main(["suggest", str(note)]) == 2
+    assert "medcode codes import" in capsys.readouterr().err

@@ -132,15 +132,17 @@ def _worth_linking(spans: Sequence[Span]) -> list[Span]:
     Near matching is the slow step, and single words link poorly on character 3-grams
     (one typo changes most of them); the longest mentions carry the most to match on.
     """
-    multiword = [s for s in spans if sum(1 for t in s if t.is_alpha) >= 2]
-    return [
-        s
-        for s in multiword
-        if not any(
-            o is not s and o.start <= s.start and s.end <= o.end and len(o) > len(s)
-            for o in multiword
-        )
-    ]
+    multiword = sorted(
+        (s for s in spans if sum(1 for t in s if t.is_alpha) >= 2),
+        key=lambda s: (s.start, -s.end),
+    )
+    kept = []
+    reach = -1  # the furthest end of a mention kept so far
+    for span in multiword:
+        if span.end > reach:  # otherwise an earlier, longer mention holds it
+            kept.append(span)
+            reach = span.end
+    return kept
 
 
 def _merge(

@@ -11,6 +11,9 @@ from nlp.mentions import CandidateCode, Mention
 
 # Two content words found together (0.67) is a sure enough match to recommend.
 DEFAULT_THRESHOLD = 0.6
+# Weaker candidates (mined phrases of low precision, loose near matches) are for the
+# learned ranker to weigh; added up here they would drown the sure ones.
+MIN_SIMILARITY = 0.3
 # A heading (category, PCS prefix) ranks below an assignable code with the same evidence.
 NOT_BILLABLE_FACTOR = 0.8
 
@@ -38,7 +41,7 @@ class KnowledgeRanker:
                 mention.start, mention.end, mention.text, mention.section, mention.assertion
             )
             for candidate in self._with_default_codes(mention.candidates):
-                if candidate.system not in wanted:
+                if candidate.system not in wanted or candidate.similarity < MIN_SIMILARITY:
                     continue
                 key = (candidate.system, candidate.code)
                 weight = support_weight(

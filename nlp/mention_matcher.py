@@ -53,6 +53,8 @@ class MentionMatcher:
             extra = [(t.i - sentence.start, s) for t in sentence for s in expansions.get(t.i, ())]
             for match in self.matcher.match(tokens, extra):
                 window = (sentence.start + match.first, sentence.start + match.last + 1)
+                if _part_of_an_expansion(match, window, expansions):
+                    continue
                 found.setdefault(window, []).append(match)
         spans = []
         for (start, end), matches in sorted(found.items()):
@@ -61,6 +63,18 @@ class MentionMatcher:
             spans.append(mention)
         doc.spans[MENTIONS_KEY] = spans
         return doc
+
+
+def _part_of_an_expansion(
+    match: PhraseMatch, window: tuple[int, int], expansions: dict[int, tuple[str, ...]]
+) -> bool:
+    """A phrase found in an abbreviation alone must name all it stands for: "AKI" is
+    acute kidney injury, not an unspecified "injury"."""
+    start, end = window
+    expansion = expansions.get(start)
+    return (
+        end - start == 1 and expansion is not None and not set(expansion) <= set(match.phrase.stems)
+    )
 
 
 def _expansion_stems(doc: Doc) -> dict[int, tuple[str, ...]]:

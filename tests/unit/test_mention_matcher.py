@@ -17,6 +17,7 @@ ALIASES = [
     Alias(CM, "N17.9", "acute kidney injury", "cm_index"),
     Alias(CM, "J18.9", "pneumonia", "cm_index"),
     Alias(CM, "R07.9", "chest pain", "evidence", weight=0.6),
+    Alias(CM, "T14.90XA", "injury", "cm_index"),
 ]
 
 
@@ -47,6 +48,12 @@ def test_an_abbreviation_is_matched_through_its_expansion() -> None:
     doc = blank_with_matcher()("Labs showed AKI.")
     spans = list(doc.spans[MENTIONS_KEY])
     assert [(s.text, s._.get(CANDIDATES_ATTR)[0].code) for s in spans] == [("AKI", "N17.9")]
+
+
+def test_an_abbreviation_alone_names_all_it_stands_for() -> None:
+    doc = blank_with_matcher()("Labs showed AKI. A knee injury.")
+    found = {(s.text, c.code) for s in doc.spans[MENTIONS_KEY] for c in s._.get(CANDIDATES_ATTR)}
+    assert found == {("AKI", "N17.9"), ("injury", "T14.90XA")}
 
 
 def test_words_in_different_sentences_do_not_match() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from codes.errors import CatalogNotBuiltError, SystemNotLoadedError, UnknownCodeError
+from codes.folders import read_built_json
 from codes.normalize import normalize_code
 from codes.records import CodeRecord
 from codes.search import SearchIndex
@@ -131,17 +132,9 @@ class Catalog:
     @classmethod
     def open(cls, folder: Path) -> "Catalog":
         """Load a catalog built by `medcode codes import`."""
-        manifest_path = folder / MANIFEST
-        if not manifest_path.is_file():
-            raise CatalogNotBuiltError(
-                f"no code-set catalog at {folder}: run `medcode codes import` first"
-            )
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("format") != FORMAT_VERSION:
-            raise CatalogNotBuiltError(
-                f"the catalog at {folder} has format {manifest.get('format')!r}, this medcode"
-                f" reads format {FORMAT_VERSION}: run `medcode codes import` again"
-            )
+        manifest = read_built_json(
+            folder / MANIFEST, "code-set catalog", FORMAT_VERSION, CatalogNotBuiltError
+        )
         systems = [CodeSystem(name) for name in manifest["systems"]]
         tables = {
             s: CodeTable(s, json.loads(table_path(folder, s).read_text(encoding="utf-8")))

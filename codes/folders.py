@@ -1,7 +1,11 @@
-"""Replacing a built folder (catalog, lexicon) so readers never see half of one."""
+"""Built folders (catalog, lexicon): replaced whole, so readers never see half of one,
+and read back only when written in the format this medcode reads."""
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def staging_folder(target: Path) -> Path:
@@ -20,3 +24,19 @@ def replace_folder(target: Path, staging: Path) -> None:
         target.rename(retired)
     staging.rename(target)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def read_built_json(
+    path: Path, what: str, format_version: int, error: Callable[[str], Exception]
+) -> dict[str, Any]:
+    """A JSON file written by `medcode codes import`, refused (with how to rebuild it) when
+    missing or written in another format."""
+    if not path.is_file():
+        raise error(f"no {what} at {path.parent}: run `medcode codes import` first")
+    payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if payload.get("format") != format_version:
+        raise error(
+            f"the {what} at {path.parent} has format {payload.get('format')!r}; this medcode"
+            f" reads format {format_version}: run `medcode codes import` again"
+        )
+    return payload

@@ -9,6 +9,7 @@ from typing import Any
 
 from codes.catalog import Catalog
 from codes.errors import MedcodeError
+from codes.folders import read_built_json
 from codes.records import CodeRecord
 from codes.systems import CodeSystem
 from codes.text import words
@@ -86,15 +87,7 @@ def save_lexicon(folder: Path, aliases: Iterable[Alias], provenance: dict[str, o
 
 
 def load_lexicon(folder: Path) -> tuple[list[Phrase], dict[str, Any]]:
-    path = folder / LEXICON_FILE
-    if not path.is_file():
-        raise LexiconError(f"no lexicon at {folder}: run `medcode codes import` first")
-    payload = json.loads(path.read_text(encoding="utf-8"))
-    if payload.get("format") != LEXICON_FORMAT:
-        raise LexiconError(
-            f"the lexicon at {folder} has format {payload.get('format')!r}; this medcode reads"
-            f" format {LEXICON_FORMAT}: run `medcode codes import` again"
-        )
+    payload = read_built_json(folder / LEXICON_FILE, "lexicon", LEXICON_FORMAT, LexiconError)
     systems = [CodeSystem(s) for s in payload["systems"]]
     sources = payload["sources"]
     aliases = [

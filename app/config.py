@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -29,14 +29,20 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
-    evidence_splits: list[str] = Field(
-        default=["train", "dev"],
-        description="CodiEsp splits whose coded evidence is mined for the lexicon",
-    )
-
     link_k: int = Field(default=10, ge=1, le=100, description="Near codes kept per mention")
     link_threshold: float = Field(
         default=0.7, ge=0.0, le=1.0, description="Cosine similarity a near alias needs"
+    )
+
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the /admin API; the admin API is off while unset",
+    )
+    model_poll_seconds: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="How often the service checks the registry for a newly promoted model"
+        " (0: never; the admin API still switches at once)",
     )
 
     @property
@@ -46,6 +52,10 @@ class Settings(BaseSettings):
     @property
     def lexicon_dir(self) -> Path:
         return self.var_dir / "lexicon"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.var_dir / "models"
 
     def require_data_dir(self) -> Path:
         if self.data_dir is None:

@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import codes, health, suggest
+from app.api.routes import admin, codes, health, suggest
 from app.config import Settings
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit
+from app.services.models import ModelSwitchboard
 from app.services.suggest import SuggestService
 from codes.catalog import Catalog
+from models.artifacts import ArtifactStore
 from nlp.pipeline import LinkingSettings, NoteReader
 
 logger = logging.getLogger(__name__)
@@ -24,8 +26,9 @@ def build_suggest_service(settings: Settings) -> SuggestService:
     catalog = Catalog.open(settings.catalog_dir)
     linking = LinkingSettings(k=settings.link_k, threshold=settings.link_threshold)
     reader = NoteReader.load(settings.lexicon_dir, linking)
-    logger.info("catalog and note reader loaded in %.1f s", time.perf_counter() - started)
-    return SuggestService.build(catalog, reader)
+    models = ModelSwitchboard(ArtifactStore(settings.models_dir), settings.model_poll_seconds)
+    logger.info("catalog, note reader and model loaded in %.1f s", time.perf_counter() - started)
+    return SuggestService(catalog, reader, models)
 
 
 def create_app(settings: Settings, service: SuggestService | None = None) -> FastAPI:
@@ -33,9 +36,12 @@ def create_app(settings: Settings, service: SuggestService | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.suggest_service = service or build_suggest_service(settings)
-        logger.info("ready: model %s", app.state.suggest_service.model_version)
+        loaded = service or build_suggest_service(settings)
+        app.state.suggest_service = loaded
+        loaded.models.start()
+        logger.info("ready: model %s", loaded.model_version)
         yield
+        loaded.models.stop()
         app.state.suggest_service = None
 
     app = FastAPI(
@@ -51,4 +57,5 @@ def create_app(settings: Settings, service: SuggestService | None = None) -> Fas
     app.include_router(health.router)
     app.include_router(suggest.router)
     app.include_router(codes.router)
+    app.include_router(admin.router)
     return app

@@ -3,7 +3,7 @@
 from pydantic import BaseModel
 
 from codes.systems import CodeSystem
-from nlp.mentions import Assertion, CandidateCode, Mention
+from nlp.mentions import Assertion, CandidateCode, CandidateSource, Mention
 
 
 class CandidateOut(BaseModel):
@@ -11,6 +11,7 @@ class CandidateOut(BaseModel):
     code: str
     similarity: float
     term: str
+    source: CandidateSource
 
 
 class MentionOut(BaseModel):
@@ -34,6 +35,7 @@ def candidate_out(candidate: CandidateCode) -> CandidateOut:
         code=candidate.code,
         similarity=round(candidate.similarity, 6),
         term=candidate.term,
+        source=candidate.source,
     )
 
 

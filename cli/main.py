@@ -1,4 +1,5 @@
-"""`medcode`: serve, suggest codes for a file, and manage the code-set catalog."""
+"""`medcode`: serve, suggest codes for a file, manage the code-set catalog, and train,
+evaluate and promote models."""
 
 import argparse
 import json
@@ -54,9 +55,6 @@ def _parser() -> argparse.ArgumentParser:
     build = codes.add_parser("import", help="build the catalog from the data folder")
     build.add_argument("--data-dir", type=Path, help="default: MEDCODE_DATA_DIR")
     build.add_argument("--cpt", type=Path, help="a licensed CPT file: code and descriptor")
-    build.add_argument(
-        "--no-evidence", action="store_true", help="leave phrases mined from CodiEsp out"
-    )
     build.set_defaults(run=_codes_import)
 
     search = codes.add_parser("search", help="search codes by prefix or words")
@@ -69,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("system", choices=[s.value for s in CodeSystem])
     show.add_argument("code")
     show.set_defaults(run=_codes_show)
+
+    from cli.model_commands import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -116,10 +118,7 @@ def _codes_import(args: argparse.Namespace, settings: Settings) -> int:
         counts = f"{facts['codes']:>7} codes, {facts['billable']:>6} billable"
         print(f"{system:9} {counts}  ({facts['source']})")
     print(f"catalog written to {settings.catalog_dir}")
-    splits = [] if args.no_evidence else settings.evidence_splits
-    reader = build_reader_files(
-        Catalog.open(settings.catalog_dir), data_dir, splits, settings.lexicon_dir
-    )
+    reader = build_reader_files(Catalog.open(settings.catalog_dir), data_dir, settings.lexicon_dir)
     print(f"lexicon and linker written to {settings.lexicon_dir}: {reader['aliases']}")
     return 0
 

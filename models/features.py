@@ -1,28 +1,35 @@
 """Per-(note, code) features for the learned ranker, from every candidate source.
 
-A note's candidates are the union of: codes its mentions name (lexicon and near
-matches), codes mined-evidence phrases name, codes of similar training notes (kNN) and
-codes the per-code classifiers score highest. Each candidate gets one feature row.
+A note's candidates are the union of: codes its mentions name (official terms, near
+matches and the model's learned phrases), codes of similar training notes (kNN), codes the
+per-code classifiers score highest, and the code hierarchy around strong candidates (the
+code a coder assigns for a heading that says no more, and codes seen in training in the
+same category). Each candidate gets one feature row.
 """
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from codes.systems import CodeSystem
 from models.guidelines import support_weight
-from nlp.mentions import Assertion, Mention
+from nlp.mentions import Assertion, CandidateSource, Mention
 
 CodeKey = tuple[str, str]  # (system, code)
 
 FEATURES = (
-    "lexicon_best",  # best similarity of a lexicon mention naming the code
-    "lexicon_supported",  # the same, weighed by what its assertion allows
+    "lexicon_best",  # best similarity of an official term naming the code
+    "lexicon_supported",  # the same, weighed by what the mention's assertion allows
     "lexicon_mentions",
+    "near_best",  # best similarity of an approximately linked official term
+    "learned_best",  # best quality x precision of a learned evidence phrase
+    "learned_supported",
+    "learned_mentions",
     "present",
     "negated",
     "possible",
@@ -30,24 +37,29 @@ FEATURES = (
     "family",
     "hypothetical",
     "diagnosis_section",  # mentions in assessment / diagnoses sections
-    "evidence_best",  # best weight x quality of a mined evidence phrase
-    "evidence_phrases",
+    "first_mention",  # where the first mention stands in the note, 0 (start) .. 1 (end)
     "knn",
     "classifier",
-    "category_lexicon_best",  # best lexicon similarity of any code in the same category
+    "heading_default",  # similarity of a heading this code is the default code of
+    "hierarchy_only",  # proposed only because a strong candidate shares its category
+    "category_lexicon_best",  # best official similarity of any code in the same category
+    "category_learned_best",
     "category_candidates",
     "train_notes",  # log(1 + notes coded with it in training)
     "category_train_notes",
-    "lexicon_precision",  # how often a lexicon proposal of this code was right in training
+    "lexicon_precision",  # how often an official-term proposal of this code was right
     "billable",
     "code_length",
     "procedure",
     "sources",
+    "note_mentions",  # log(1 + mentions in the note): long notes carry more codes
 )
 _DIAGNOSIS_SECTIONS = frozenset(
     {"assessment_and_plan", "diagnoses", "discharge_diagnoses", "impression"}
 )
-_ASSERTION_FEATURE = {a: a.value for a in Assertion}
+# A category is worth exploring for siblings seen in training when one of its codes was
+# named this surely (two of three content words).
+HIERARCHY_MIN_SIMILARITY = 0.6
 
 
 @dataclass
@@ -75,6 +87,36 @@ class CodePriors:
         # Smoothed towards 0.1, about the share of proposals that are right overall.
         return (self.lexicon_hits[key] + 0.1) / (self.lexicon_proposals[key] + 1.0)
 
+    def seen_in_category(self) -> dict[CodeKey, list[CodeKey]]:
+        """Category -> the codes training notes carried in it, sorted."""
+        members: dict[CodeKey, list[CodeKey]] = defaultdict(list)
+        for key in sorted(self.notes):
+            members[category(key)].append(key)
+        return members
+
+    def to_json(self) -> dict[str, Any]:
+        def rows(counter: Counter[CodeKey]) -> list[list[Any]]:
+            return [[s, c, n] for (s, c), n in sorted(counter.items())]
+
+        return {
+            "notes": rows(self.notes),
+            "category_notes": rows(self.category_notes),
+            "lexicon_hits": rows(self.lexicon_hits),
+            "lexicon_proposals": rows(self.lexicon_proposals),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "CodePriors":
+        def counter(name: str) -> Counter[CodeKey]:
+            return Counter({(str(s), str(c)): int(n) for s, c, n in data[name]})
+
+        return cls(
+            counter("notes"),
+            counter("category_notes"),
+            counter("lexicon_hits"),
+            counter("lexicon_proposals"),
+        )
+
 
 def category(key: CodeKey) -> CodeKey:
     return (key[0], key[1][:3])
@@ -85,68 +127,121 @@ class NoteSignals:
     """Everything known about one note before ranking."""
 
     mentions: Sequence[Mention]
-    evidence: Mapping[CodeKey, tuple[float, int]]  # best score, phrase count
     knn: Mapping[CodeKey, float]
     classifier: Mapping[CodeKey, float]
+    note_length: int
 
 
-def lexicon_codes(mentions: Sequence[Mention]) -> set[CodeKey]:
-    return {(c.system.value, c.code) for m in mentions for c in m.candidates}
+@dataclass(frozen=True)
+class CodeFacts:
+    """What the catalog says about a code, as plain functions (tests pass their own)."""
+
+    billable: Callable[[CodeKey], bool]
+    default_code: Callable[[CodeKey], CodeKey | None]  # heading -> the code to assign
+
+
+def official_codes(mentions: Iterable[Mention]) -> set[CodeKey]:
+    """Codes the official terms (exact or near) propose: what lexicon precision counts."""
+    return {
+        (c.system.value, c.code)
+        for m in mentions
+        for c in m.candidates
+        if c.source is not CandidateSource.LEARNED
+    }
 
 
 def note_features(
     signals: NoteSignals,
     priors: CodePriors,
-    billable: Callable[[CodeKey], bool],
+    facts: CodeFacts,
     systems: Collection[str],
+    seen_in_category: Mapping[CodeKey, Sequence[CodeKey]] | None = None,
 ) -> tuple[list[CodeKey], npt.NDArray[np.float32]]:
     """Candidate codes of one note, sorted, and their feature rows (FEATURES order)."""
-    lexicon: dict[CodeKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for mention in signals.mentions:
-        for candidate in mention.candidates:
-            key = (candidate.system.value, candidate.code)
-            row = lexicon[key]
-            weight = support_weight(mention.assertion, candidate.system, candidate.code, None)
-            row["lexicon_best"] = max(row["lexicon_best"], candidate.similarity)
-            row["lexicon_supported"] = max(row["lexicon_supported"], candidate.similarity * weight)
-            row["lexicon_mentions"] += 1
-            row[_ASSERTION_FEATURE[mention.assertion]] += 1
-            row["diagnosis_section"] += mention.section in _DIAGNOSIS_SECTIONS
+    named = _mention_features(signals)
+    hierarchy = _hierarchy_candidates(named, facts, seen_in_category or priors.seen_in_category())
     keys = sorted(
         k
-        for k in set(lexicon) | set(signals.evidence) | set(signals.knn) | set(signals.classifier)
+        for k in set(named) | set(signals.knn) | set(signals.classifier) | set(hierarchy)
         if k[0] in systems
     )
-    category_best: dict[CodeKey, float] = defaultdict(float)
+    category_best: dict[CodeKey, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for key, row in named.items():
+        best = category_best[category(key)]
+        best[0] = max(best[0], row["lexicon_best"], row["near_best"])
+        best[1] = max(best[1], row["learned_best"])
     category_count: Counter[CodeKey] = Counter(category(k) for k in keys)
-    for key, row in lexicon.items():
-        category_best[category(key)] = max(category_best[category(key)], row["lexicon_best"])
+    note_mentions = math.log1p(len(signals.mentions))
     matrix = np.zeros((len(keys), len(FEATURES)), dtype=np.float32)
     for i, key in enumerate(keys):
-        row = lexicon.get(key, {})
-        evidence_best, evidence_count = signals.evidence.get(key, (0.0, 0))
+        row = named.get(key, {})
+        in_knn, in_classifier = key in signals.knn, key in signals.classifier
         values = {
             **row,
-            "evidence_best": evidence_best,
-            "evidence_phrases": evidence_count,
             "knn": signals.knn.get(key, 0.0),
             "classifier": signals.classifier.get(key, 0.0),
-            "category_lexicon_best": category_best[category(key)],
+            "heading_default": hierarchy.get(key, 0.0),
+            "hierarchy_only": float(key in hierarchy and not (row or in_knn or in_classifier)),
+            "category_lexicon_best": category_best[category(key)][0],
+            "category_learned_best": category_best[category(key)][1],
             "category_candidates": category_count[category(key)],
             "train_notes": math.log1p(priors.notes[key]),
             "category_train_notes": math.log1p(priors.category_notes[category(key)]),
-            "lexicon_precision": priors.lexicon_precision(key) if key in lexicon else 0.0,
-            "billable": float(billable(key)),
+            "lexicon_precision": priors.lexicon_precision(key) if row else 0.0,
+            "billable": float(facts.billable(key)),
             "code_length": len(key[1].replace(".", "")),
             "procedure": float(key[0] == CodeSystem.ICD10PCS.value),
-            "sources": sum(
-                (
-                    key in lexicon,
-                    key in signals.evidence,
-                    key in signals.knn,
-                    key in signals.classifier,
-                )
-            ),
+            "sources": sum((bool(row), in_knn, in_classifier, key in hierarchy)),
+            "note_mentions": note_mentions,
         }
         matrix[i] = [values.get(name, 0.0) for name in FEATURES]
     return keys, matrix
+
+
+def _mention_features(signals: NoteSignals) -> dict[CodeKey, dict[str, float]]:
+    """Per code named by a mention: the best similarities, counts and assertions."""
+    named: dict[CodeKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    length = max(signals.note_length, 1)
+    for mention in signals.mentions:
+        for candidate in mention.candidates:
+            key = (candidate.system.value, candidate.code)
+            row = named[key]
+            weight = support_weight(mention.assertion, candidate.system, candidate.code, None)
+            similarity = candidate.similarity
+            if candidate.source is CandidateSource.LEARNED:
+                row["learned_best"] = max(row["learned_best"], similarity)
+                row["learned_supported"] = max(row["learned_supported"], similarity * weight)
+                row["learned_mentions"] += 1
+            else:
+                best = (
+                    "lexicon_best" if candidate.source is CandidateSource.LEXICON else "near_best"
+                )
+                row[best] = max(row[best], similarity)
+                row["lexicon_supported"] = max(row["lexicon_supported"], similarity * weight)
+                row["lexicon_mentions"] += 1
+            row[Assertion(mention.assertion).value] += 1
+            row["diagnosis_section"] += mention.section in _DIAGNOSIS_SECTIONS
+            if "first_mention" not in row:
+                row["first_mention"] = mention.start / length
+    return named
+
+
+def _hierarchy_candidates(
+    named: Mapping[CodeKey, Mapping[str, float]],
+    facts: CodeFacts,
+    seen_in_category: Mapping[CodeKey, Sequence[CodeKey]],
+) -> dict[CodeKey, float]:
+    """Codes around strongly named ones: a heading's default code, and the codes training
+    notes carried in the same category. Value: the similarity of the heading that makes
+    the code its default (0 for a mere sibling)."""
+    found: dict[CodeKey, float] = {}
+    for key, row in named.items():
+        strength = max(row.get("lexicon_best", 0.0), row.get("learned_best", 0.0))
+        if strength < HIERARCHY_MIN_SIMILARITY:
+            continue
+        default = facts.default_code(key)
+        if default is not None:
+            found[default] = max(found.get(default, 0.0), strength)
+        for sibling in seen_in_category.get(category(key), ()):
+            found.setdefault(sibling, 0.0)
+    return found

@@ -1,9 +1,13 @@
-"""Assemble the lexicon from every source: the catalog's official names, the ICD-10-CM
-Alphabetic Index and its tables, and phrases mined from coded CodiEsp evidence."""
+"""Assemble the lexicon from the official sources: the catalog's names, the ICD-10-CM
+Alphabetic Index and its tables.
+
+Phrases learned from coded evidence are not in it: they belong to a trained model (see
+models/), which must learn them inside its own training folds, and which can be switched
+without rebuilding this lexicon.
+"""
 
 import logging
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from codes.catalog import Catalog
@@ -17,25 +21,21 @@ from nlp.cm_index_aliases import (
     find_cm_tables,
     neoplasm_table_aliases,
 )
-from nlp.evidence_phrases import mine_evidence_aliases, read_evidence, read_notes
 from nlp.lexicon import LINKER_FOLDER, catalog_aliases, save_lexicon
 from nlp.linker import ApproximateLinker
 
 logger = logging.getLogger(__name__)
 
-CODIESP_FOLDER = Path("codiesp")
 # Near matching looks for names, not for the combinations generated from the tables
 # (drug x intent, neoplasm site x behaviour): those are many and only worth exact hits.
-LINKED_SOURCES = frozenset({"description", "inclusion", "cm_index", "pcs_index", "evidence"})
+LINKED_SOURCES = frozenset({"description", "inclusion", "cm_index", "pcs_index"})
 # Smaller than scispaCy's defaults: builds several times faster; recall loss measured < 1%.
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 100
 
 
-def build_reader_files(
-    catalog: Catalog, data_dir: Path | None, evidence_splits: Sequence[str], folder: Path
-) -> dict[str, object]:
+def build_reader_files(catalog: Catalog, data_dir: Path | None, folder: Path) -> dict[str, object]:
     """Build and save everything the note reader loads: lexicon and linker index."""
-    aliases, provenance = build_lexicon(catalog, data_dir, evidence_splits)
+    aliases, provenance = build_lexicon(catalog, data_dir)
     staging = staging_folder(folder)
     phrases = save_lexicon(staging, aliases, provenance)
     started = time.perf_counter()
@@ -49,9 +49,9 @@ def build_reader_files(
 
 
 def build_lexicon(
-    catalog: Catalog, data_dir: Path | None, evidence_splits: Sequence[str]
+    catalog: Catalog, data_dir: Path | None
 ) -> tuple[list[Alias], dict[str, object]]:
-    """Every alias, and a record of what went in (sources, counts, splits)."""
+    """Every alias, and a record of what went in (sources, counts)."""
     started = time.perf_counter()
     aliases = catalog_aliases(catalog, catalog.systems)
     counts: dict[str, int] = {"catalog": len(aliases)}
@@ -59,13 +59,8 @@ def build_lexicon(
         for name, found in _index_aliases(catalog, data_dir).items():
             aliases += found
             counts[name] = len(found)
-        if evidence_splits and (data_dir / CODIESP_FOLDER).is_dir():
-            mined = _evidence_aliases(catalog, data_dir / CODIESP_FOLDER, evidence_splits)
-            aliases += mined
-            counts["evidence"] = len(mined)
     provenance: dict[str, object] = {
         "aliases": counts,
-        "evidence_splits": list(evidence_splits),
         "catalog_built_at": catalog.manifest["built_at"],
     }
     logger.info("lexicon: %d aliases in %.1f s", len(aliases), time.perf_counter() - started)
@@ -84,15 +79,3 @@ def _index_aliases(catalog: Catalog, data_dir: Path) -> dict[str, list[Alias]]:
     }
     tables = find_cm_tables(data_dir)
     return {name: readers[name](path, is_code) for name, path in sorted(tables.items())}
-
-
-def _evidence_aliases(catalog: Catalog, codiesp: Path, splits: Sequence[str]) -> list[Alias]:
-    rows = read_evidence(codiesp, splits)
-    # Loose floors: these are candidates for the ranker, which weighs them. Phrases seen in
-    # a single training case still generalise: on dev, support 1 instead of 2 raised
-    # diagnosis candidate recall from 0.71 to 0.79 (procedures 0.59 to 0.71).
-    mined = mine_evidence_aliases(
-        rows, read_notes(codiesp, splits), min_support=1, min_precision=0.1
-    )
-    # Annotators sometimes used codes the catalog does not know; those cannot be suggested.
-    return [a for a in mined if catalog.get(a.system, a.code) is not None]

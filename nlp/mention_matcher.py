@@ -2,6 +2,12 @@
 
 Spans go to doc.spans["medcode_mentions"] (they may overlap: "fracture of the femur" and
 "femur"); each carries its candidate codes in span._.medcode_candidates.
+
+Two sets of phrases are matched: the lexicon's official terms, fixed when the pipeline is
+built, and optionally the phrases a trained model learned from coded evidence, handed in
+per document (doc.user_data[LEARNED_PHRASES]) so that one pipeline serves any model and
+switching models never rebuilds it. Learned matches become mentions like any other, so
+sections and ConText assertions apply to them too.
 """
 
 from collections.abc import Iterable
@@ -12,13 +18,14 @@ from spacy.tokens import Doc, Span
 from codes.text import fold
 from nlp.aliases import Alias
 from nlp.lexicon import load_lexicon
-from nlp.mentions import CandidateCode
+from nlp.mentions import CandidateCode, CandidateSource
 from nlp.term_matcher import Phrase, PhraseMatch, TermMatcher
 from nlp.terms import content_stems
 from nlp.tokens import Token
 
 MENTIONS_KEY = "medcode_mentions"
 CANDIDATES_ATTR = "medcode_candidates"
+LEARNED_PHRASES = "medcode_learned_phrases"
 
 
 @Language.factory(
@@ -46,20 +53,27 @@ class MentionMatcher:
         self.matcher = TermMatcher(phrases)
 
     def __call__(self, doc: Doc) -> Doc:
+        matchers = [(CandidateSource.LEXICON, self.matcher)]
+        learned = doc.user_data.get(LEARNED_PHRASES)
+        if learned is not None:
+            matchers.append((CandidateSource.LEARNED, learned))
         expansions = _expansion_stems(doc)
-        found: dict[tuple[int, int], list[PhraseMatch]] = {}
+        found: dict[tuple[int, int], dict[CandidateSource, list[PhraseMatch]]] = {}
         for sentence in doc.sents:
             tokens = [Token(t.idx, t.idx + len(t.text), t.text, fold(t.text)) for t in sentence]
             extra = [(t.i - sentence.start, s) for t in sentence for s in expansions.get(t.i, ())]
-            for match in self.matcher.match(tokens, extra):
-                window = (sentence.start + match.first, sentence.start + match.last + 1)
-                if _part_of_an_expansion(match, window, expansions):
-                    continue
-                found.setdefault(window, []).append(match)
+            for source, matcher in matchers:
+                for match in matcher.match(tokens, extra):
+                    window = (sentence.start + match.first, sentence.start + match.last + 1)
+                    if not _part_of_an_expansion(match, window, expansions):
+                        found.setdefault(window, {}).setdefault(source, []).append(match)
         spans = []
-        for (start, end), matches in sorted(found.items()):
+        for (start, end), by_source in sorted(found.items()):
             mention = Span(doc, start, end, label="MENTION")
-            mention._.set(CANDIDATES_ATTR, candidates_of(matches))
+            candidates = [
+                c for source, matches in by_source.items() for c in candidates_of(matches, source)
+            ]
+            mention._.set(CANDIDATES_ATTR, tuple(candidates))
             spans.append(mention)
         doc.spans[MENTIONS_KEY] = spans
         return doc
@@ -89,7 +103,9 @@ def _expansion_stems(doc: Doc) -> dict[int, tuple[str, ...]]:
     return stems
 
 
-def candidates_of(matches: Iterable[PhraseMatch]) -> tuple[CandidateCode, ...]:
+def candidates_of(
+    matches: Iterable[PhraseMatch], source: CandidateSource = CandidateSource.LEXICON
+) -> tuple[CandidateCode, ...]:
     """The best-scored candidate per code over the phrases matched at one span."""
     best: dict[tuple[str, str], tuple[float, Alias]] = {}
     for match in matches:
@@ -101,5 +117,6 @@ def candidates_of(matches: Iterable[PhraseMatch]) -> tuple[CandidateCode, ...]:
                 best[key] = (score, alias)
     ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
     return tuple(
-        CandidateCode(alias.system, alias.code, score, alias.text) for _, (score, alias) in ranked
+        CandidateCode(alias.system, alias.code, score, alias.text, source)
+        for _, (score, alias) in ranked
     )

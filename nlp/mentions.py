@@ -16,6 +16,12 @@ class Assertion(StrEnum):
     HYPOTHETICAL = "hypothetical"
 
 
+class CandidateSource(StrEnum):
+    LEXICON = "lexicon"  # an official term (catalog, Alphabetic Index and its tables)
+    NEAR = "near"  # an official term found by approximate linking
+    LEARNED = "learned"  # a phrase a trained model learned from coded evidence
+
+
 class CandidateCode(NamedTuple):
     """Immutable like the other records; a NamedTuple because a note makes hundreds of
     these and a frozen dataclass costs several times more to create."""
@@ -23,7 +29,8 @@ class CandidateCode(NamedTuple):
     system: CodeSystem
     code: str
     similarity: float  # 0..1: how closely the mention matches the term for this code
-    term: str  # the catalog term that matched
+    term: str  # the term that matched
+    source: CandidateSource = CandidateSource.LEXICON
 
 
 @dataclass(frozen=True, slots=True)

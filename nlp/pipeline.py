@@ -23,9 +23,9 @@ from nlp import context, sections, sentences  # noqa: F401
 from nlp.guarded_tokenizer import GuardedTokenizer
 from nlp.lexicon import LINKER_FOLDER, load_lexicon
 from nlp.linker import ApproximateLinker, LinkedCandidate
-from nlp.mention_matcher import CANDIDATES_ATTR, MENTIONS_KEY, MentionMatcher
-from nlp.mentions import CandidateCode, Mention
-from nlp.term_matcher import Phrase
+from nlp.mention_matcher import CANDIDATES_ATTR, LEARNED_PHRASES, MENTIONS_KEY, MentionMatcher
+from nlp.mentions import CandidateCode, CandidateSource, Mention
+from nlp.term_matcher import Phrase, TermMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +80,16 @@ class NoteReader:
         linker = ApproximateLinker.load(lexicon_dir / LINKER_FOLDER, linking.ef_search)
         return cls(build_language(phrases), linker, linking, provenance)
 
-    def read(self, text: str) -> list[Mention]:
-        """Mentions in text order, each with its section, assertion and candidate codes."""
-        doc = self.nlp(text)
+    def read(self, text: str, learned: TermMatcher | None = None) -> list[Mention]:
+        """Mentions in text order, each with its section, assertion and candidate codes.
+
+        `learned`: a model's learned phrases, matched beside the lexicon's terms.
+        """
+        doc = self.nlp.make_doc(text)
+        if learned is not None:
+            doc.user_data[LEARNED_PHRASES] = learned
+        for _, component in self.nlp.pipeline:
+            doc = component(doc)
         spans: Sequence[Span] = list(doc.spans[MENTIONS_KEY])
         near = self._near_candidates([s.text for s in _worth_linking(spans)])
         return [
@@ -123,7 +130,9 @@ class NoteReader:
 
     def _as_candidate(self, linked: LinkedCandidate) -> CandidateCode:
         similarity = linked.similarity * self.linking.discount
-        return CandidateCode(linked.system, linked.code, similarity, linked.alias)
+        return CandidateCode(
+            linked.system, linked.code, similarity, linked.alias, CandidateSource.NEAR
+        )
 
 
 def _worth_linking(spans: Sequence[Span]) -> list[Span]:
@@ -133,7 +142,12 @@ def _worth_linking(spans: Sequence[Span]) -> list[Span]:
     (one typo changes most of them); the longest mentions carry the most to match on.
     """
     multiword = sorted(
-        (s for s in spans if sum(1 for t in s if t.is_alpha) >= 2),
+        (
+            s
+            for s in spans
+            if sum(1 for t in s if t.is_alpha) >= 2
+            and any(c.source is CandidateSource.LEXICON for c in s._.get(CANDIDATES_ATTR))
+        ),
         key=lambda s: (s.start, -s.end),
     )
     kept = []
@@ -148,8 +162,15 @@ def _worth_linking(spans: Sequence[Span]) -> list[Span]:
 def _merge(
     exact: Sequence[CandidateCode], near: Sequence[CandidateCode]
 ) -> tuple[CandidateCode, ...]:
-    """Exact candidates, then near ones for codes not already found, best first."""
-    best = {(c.system, c.code): c for c in exact}
+    """Exact candidates, then near ones for codes no official term found, best first.
+
+    A code may appear twice: once from an official term and once from a learned phrase;
+    the ranker weighs the two sources separately.
+    """
+    merged = list(exact)
+    seen = {(c.system, c.code) for c in exact if c.source is not CandidateSource.LEARNED}
     for candidate in near:
-        best.setdefault((candidate.system, candidate.code), candidate)
-    return tuple(sorted(best.values(), key=lambda c: (-c.similarity, c.system, c.code)))
+        if (candidate.system, candidate.code) not in seen:
+            seen.add((candidate.system, candidate.code))
+            merged.append(candidate)
+    return tuple(sorted(merged, key=lambda c: (-c.similarity, c.system, c.code, c.source)))

@@ -4,10 +4,11 @@ import logging
 from dataclasses import dataclass
 
 from app.errors import ServiceError
+from app.services.models import ModelSwitchboard
 from codes.catalog import Catalog
 from codes.systems import CodeSystem
 from models.guidelines import Setting
-from models.knowledge_ranker import KnowledgeRanker
+from models.ranker_model import catalog_facts
 from models.suggestions import ScoredCode
 from nlp.mentions import Mention
 from nlp.pipeline import NoteReader
@@ -21,20 +22,22 @@ class SuggestResult:
     suggestions: list[ScoredCode]
 
 
-class SuggestService:
-    def __init__(self, catalog: Catalog, reader: NoteReader, ranker: KnowledgeRanker) -> None:
-        self.catalog = catalog
-        self.reader = reader
-        self.ranker = ranker
+@dataclass(frozen=True)
+class AnnotateResult:
+    model_version: str
+    mentions: list[Mention]
 
-    @classmethod
-    def build(cls, catalog: Catalog, reader: NoteReader) -> "SuggestService":
-        version = f"knowledge-1+catalog-{catalog.manifest['built_at']}"
-        return cls(catalog, reader, KnowledgeRanker(catalog, version))
+
+class SuggestService:
+    def __init__(self, catalog: Catalog, reader: NoteReader, models: ModelSwitchboard) -> None:
+        self.catalog = catalog
+        self.facts = catalog_facts(catalog)
+        self.reader = reader
+        self.models = models
 
     @property
     def model_version(self) -> str:
-        return self.ranker.version
+        return self.models.active.version
 
     def systems_for(self, requested: list[CodeSystem] | None) -> tuple[CodeSystem, ...]:
         if requested is None:
@@ -53,8 +56,9 @@ class SuggestService:
             )
         return tuple(requested)
 
-    def annotate(self, text: str) -> list[Mention]:
-        return self.reader.read(text)
+    def annotate(self, text: str) -> AnnotateResult:
+        active = self.models.active  # one model for the whole request, even mid-switch
+        return AnnotateResult(active.version, active.model.read(self.reader, text))
 
     def suggest(
         self,
@@ -64,5 +68,9 @@ class SuggestService:
         setting: Setting,
     ) -> SuggestResult:
         chosen = self.systems_for(systems)
-        mentions = self.reader.read(text)
-        return SuggestResult(self.model_version, self.ranker.rank(mentions, chosen, limit, setting))
+        active = self.models.active
+        mentions = active.model.read(self.reader, text)
+        suggestions = active.model.suggest(
+            text, mentions, self.catalog, self.facts, chosen, limit, setting
+        )
+        return SuggestResult(active.version, suggestions)

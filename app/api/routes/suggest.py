@@ -51,11 +51,12 @@ def suggest(body: SuggestRequest, service: Service) -> SuggestResponse:
 def annotate(body: AnnotateRequest, service: Service) -> AnnotateResponse:
     """The mentions the note reader found, with their candidate codes (for debugging)."""
     systems = set(service.systems_for(body.systems))
+    result = service.annotate(body.text)
     mentions = []
-    for mention in service.annotate(body.text):
+    for mention in result.mentions:
         wanted = [c for c in mention.candidates if c.system in systems][: body.max_candidates]
         if wanted:
             mentions.append(mention_out(mention, [candidate_out(c) for c in wanted]))
     return AnnotateResponse(
-        model_version=service.model_version, note_id=body.note_id, mentions=mentions
+        model_version=result.model_version, note_id=body.note_id, mentions=mentions
     )

@@ -1,0 +1,266 @@
+"""The served model: learned phrases, learned sources, a gradient-boosted ranker and the
+decision rules per code system, loaded from one artifact folder.
+
+    note -> reader (lexicon + this model's learned phrases) -> mentions
+         -> candidates from mentions, kNN, classifiers, hierarchy -> feature rows
+         -> ranker probability per candidate -> per system: gate, order, recommended
+
+Files in the artifact folder (besides the store's metadata.json):
+    model.json        format, systems, parameters, decisions, feature names
+    phrases/          the learned evidence phrases (lexicon format)
+    signals/          vectorizer, kNN and classifiers per system, priors
+    ranker.skops      the HistGradientBoostingClassifier (skops: no pickle is executed)
+"""
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import skops.io
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from codes.catalog import Catalog
+from codes.errors import MedcodeError
+from codes.systems import CodeSystem
+from models.artifacts import ArtifactInfo, ArtifactStore
+from models.features import FEATURES, CodeFacts, CodeKey, note_features
+from models.guidelines import Setting, support_weight
+from models.signals import SignalModel, SignalParameters
+from models.suggestions import EvidenceSpan, ScoredCode
+from nlp.aliases import Alias
+from nlp.lexicon import load_lexicon, save_lexicon
+from nlp.mentions import Mention
+from nlp.pipeline import NoteReader
+from nlp.term_matcher import TermMatcher
+
+KIND = "medcode-ranker"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.json"
+PHRASES_FOLDER = "phrases"
+SIGNALS_FOLDER = "signals"
+RANKER_FILE = "ranker.skops"
+# Types skops may rebuild from ranker.skops: scikit-learn's own and numpy's, nothing else.
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.")
+# Scores are rounded so that the same note gives byte-identical answers everywhere.
+SCORE_DIGITS = 6
+
+
+class ModelFileError(MedcodeError):
+    """A model folder whose files cannot be read as this kind of model."""
+
+    status_code = 422
+    error = "incompatible_artifact"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How a system's ranked codes become an answer.
+
+    threshold: a code is recommended when its score reaches it (tuned for micro F1).
+    gate: a note whose best code of the system scores below it gets no codes of that system:
+        a note without a procedure should get no procedure suggestions at all.
+    """
+
+    threshold: float
+    gate: float
+
+
+def catalog_facts(catalog: Catalog) -> CodeFacts:
+    def billable(key: CodeKey) -> bool:
+        summary = catalog.get(CodeSystem(key[0]), key[1])
+        return summary is not None and summary.billable
+
+    @functools.lru_cache(maxsize=100_000)
+    def default_code(key: CodeKey) -> CodeKey | None:
+        code = catalog.default_code(CodeSystem(key[0]), key[1])
+        return None if code is None else (key[0], code)
+
+    return CodeFacts(billable, default_code)
+
+
+class RankerModel:
+    def __init__(
+        self,
+        systems: Sequence[str],
+        learned_aliases: Sequence[Alias],
+        signals: SignalModel,
+        ranker: HistGradientBoostingClassifier,
+        decisions: Mapping[str, Decision],
+        parameters: Mapping[str, Any],
+    ) -> None:
+        self.systems = tuple(systems)
+        self.learned_aliases = list(learned_aliases)
+        self.learned = TermMatcher.from_aliases(self.learned_aliases)
+        self.signals = signals
+        self.ranker = ranker
+        self.decisions = dict(decisions)
+        self.parameters = dict(parameters)
+
+    # ---- scoring ---------------------------------------------------------------------------
+
+    def read(self, reader: NoteReader, text: str) -> list[Mention]:
+        return reader.read(text, self.learned)
+
+    def score(
+        self, texts: Sequence[str], mentions: Sequence[Sequence[Mention]], facts: CodeFacts
+    ) -> list[list[tuple[CodeKey, float]]]:
+        """Per note, every candidate code with its score, best first (ties by code)."""
+        signals = self.signals.signals(texts, mentions)
+        ranked = []
+        for signal in signals:
+            keys, matrix = note_features(
+                signal, self.signals.priors_, facts, self.systems, self.signals.seen_in_category_
+            )
+            scores = self.probabilities(matrix)
+            scored = [
+                (key, round(float(s), SCORE_DIGITS)) for key, s in zip(keys, scores, strict=True)
+            ]
+            ranked.append(self._gated(sorted(scored, key=lambda item: (-item[1], item[0]))))
+        return ranked
+
+    def probabilities(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        if not len(matrix):
+            return np.zeros(0)
+        return np.asarray(self.ranker.predict_proba(matrix)[:, 1], dtype=np.float64)
+
+    def _gated(self, scored: list[tuple[CodeKey, float]]) -> list[tuple[CodeKey, float]]:
+        best: dict[str, float] = {}
+        for key, score in scored:
+            best[key[0]] = max(best.get(key[0], 0.0), score)
+        open_systems = {s for s, top in best.items() if top >= self.decisions[s].gate}
+        return [(key, score) for key, score in scored if key[0] in open_systems]
+
+    def recommends(self, key: CodeKey, score: float) -> bool:
+        return score >= self.decisions[key[0]].threshold
+
+    def suggest(
+        self,
+        text: str,
+        mentions: Sequence[Mention],
+        catalog: Catalog,
+        facts: CodeFacts,
+        systems: Sequence[CodeSystem],
+        limit: int,
+        setting: Setting,
+    ) -> list[ScoredCode]:
+        """Ranked codes of the wanted systems, with their evidence spans and descriptions.
+
+        `facts`: `catalog_facts(catalog)`, made once per catalog (it caches lookups).
+        """
+        wanted = {s.value for s in systems}
+        evidence = _evidence_by_code(mentions, facts)
+        suggestions = []
+        for key, score in self.score([text], [mentions], facts)[0]:
+            if key[0] not in wanted:
+                continue
+            system = CodeSystem(key[0])
+            summary = catalog.get(system, key[1])
+            if summary is None:
+                continue
+            spans = evidence.get(key, [])
+            supported = not spans or any(
+                support_weight(s.assertion, system, key[1], setting) > 0 for s in spans
+            )
+            suggestions.append(
+                ScoredCode(
+                    system=system,
+                    code=key[1],
+                    description=summary.description,
+                    score=score,
+                    recommended=summary.billable and supported and self.recommends(key, score),
+                    billable=summary.billable,
+                    evidence=tuple(sorted(set(spans), key=lambda s: (s.start, s.end))),
+                )
+            )
+            if len(suggestions) == limit:
+                break
+        return suggestions
+
+    # ---- files -----------------------------------------------------------------------------
+
+    def save(self, folder: Path) -> dict[str, Any]:
+        """Write the model files; returns what the artifact metadata should say of them."""
+        save_lexicon(folder / PHRASES_FOLDER, self.learned_aliases, {"source": "learned"})
+        self.signals.save(folder / SIGNALS_FOLDER)
+        skops.io.dump(self.ranker, folder / RANKER_FILE)
+        description = {
+            "format_version": FORMAT_VERSION,
+            "systems": list(self.systems),
+            "features": list(FEATURES),
+            "decisions": {s: asdict(d) for s, d in sorted(self.decisions.items())},
+            "parameters": self.parameters,
+        }
+        (folder / MODEL_FILE).write_text(json.dumps(description, indent=2), encoding="utf-8")
+        return {"systems": list(self.systems), "learned_phrases": len(self.learned_aliases)}
+
+    @classmethod
+    def load(cls, folder: Path) -> "RankerModel":
+        try:
+            description = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(f"{folder}: {MODEL_FILE} cannot be read ({exc})") from exc
+        if description.get("format_version") != FORMAT_VERSION:
+            raise ModelFileError(
+                f"{folder} holds model format {description.get('format_version')!r}; this"
+                f" medcode reads format {FORMAT_VERSION}: train the model again"
+            )
+        if description.get("features") != list(FEATURES):
+            raise ModelFileError(
+                f"{folder} was trained on other features than this medcode computes:"
+                " train the model again"
+            )
+        systems = description["systems"]
+        parameters = description["parameters"]
+        phrases, _ = load_lexicon(folder / PHRASES_FOLDER)
+        aliases = [alias for phrase in phrases for alias in phrase.aliases]
+        signals = SignalModel.load(
+            folder / SIGNALS_FOLDER, systems, SignalParameters(**parameters["signals"])
+        )
+        decisions = {s: Decision(**d) for s, d in description["decisions"].items()}
+        return cls(
+            systems, aliases, signals, _load_ranker(folder / RANKER_FILE), decisions, parameters
+        )
+
+
+def _load_ranker(path: Path) -> HistGradientBoostingClassifier:
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises several kinds for a damaged file
+        raise ModelFileError(f"{path} cannot be read ({exc})") from exc
+    unexpected = sorted(t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES))
+    if unexpected:
+        raise ModelFileError(f"{path} holds types a ranker never has: {unexpected}")
+    ranker = skops.io.load(path, trusted=untrusted)
+    if not isinstance(ranker, HistGradientBoostingClassifier):
+        raise ModelFileError(f"{path} holds a {type(ranker).__name__}, not the ranker")
+    return ranker
+
+
+def _evidence_by_code(
+    mentions: Sequence[Mention], facts: CodeFacts
+) -> dict[CodeKey, list[EvidenceSpan]]:
+    """The mentions that name each code (or a heading whose default code it is)."""
+    evidence: dict[CodeKey, list[EvidenceSpan]] = {}
+    for mention in mentions:
+        span = EvidenceSpan(
+            mention.start, mention.end, mention.text, mention.section, mention.assertion
+        )
+        for candidate in mention.candidates:
+            key = (candidate.system.value, candidate.code)
+            evidence.setdefault(key, []).append(span)
+            default = facts.default_code(key)
+            if default is not None:
+                evidence.setdefault(default, []).append(span)
+    return evidence
+
+
+def load_artifact(store: ArtifactStore, version: str) -> tuple[ArtifactInfo, RankerModel]:
+    """A verified artifact of this model kind and format, loaded; refuses anything else
+    with an error that says what is wrong and what to do."""
+    info = store.verify(version, kind=KIND, format_version=FORMAT_VERSION)
+    return info, RankerModel.load(info.path)

@@ -48,6 +48,8 @@ FEATURES = (
     "train_notes",  # log(1 + notes coded with it in training)
     "category_train_notes",
     "lexicon_precision",  # how often an official-term proposal of this code was right
+    "description_coverage",  # share of the code's description words found in the note
+    "description_missing",  # how many of them the note lacks (laterality, site, approach)
     "billable",
     "code_length",
     "procedure",
@@ -130,6 +132,7 @@ class NoteSignals:
     knn: Mapping[CodeKey, float]
     classifier: Mapping[CodeKey, float]
     note_length: int
+    note_stems: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class CodeFacts:
 
     billable: Callable[[CodeKey], bool]
     default_code: Callable[[CodeKey], CodeKey | None]  # heading -> the code to assign
+    description_stems: Callable[[CodeKey], tuple[str, ...]]
 
 
 def official_codes(mentions: Iterable[Mention]) -> set[CodeKey]:
@@ -176,6 +180,8 @@ def note_features(
     for i, key in enumerate(keys):
         row = named.get(key, {})
         in_knn, in_classifier = key in signals.knn, key in signals.classifier
+        described = facts.description_stems(key)
+        found = sum(1 for w in described if w in signals.note_stems)
         values = {
             **row,
             "knn": signals.knn.get(key, 0.0),
@@ -188,6 +194,8 @@ def note_features(
             "train_notes": math.log1p(priors.notes[key]),
             "category_train_notes": math.log1p(priors.category_notes[category(key)]),
             "lexicon_precision": priors.lexicon_precision(key) if row else 0.0,
+            "description_coverage": found / len(described) if described else 0.0,
+            "description_missing": len(described) - found,
             "billable": float(facts.billable(key)),
             "code_length": len(key[1].replace(".", "")),
             "procedure": float(key[0] == CodeSystem.ICD10PCS.value),

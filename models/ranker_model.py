@@ -9,7 +9,7 @@ Files in the artifact folder (besides the store's metadata.json):
     model.json        format, systems, parameters, decisions, feature names
     phrases/          the learned evidence phrases (lexicon format)
     signals/          vectorizer, kNN and classifiers per system, priors
-    ranker.skops      the HistGradientBoostingClassifier (skops: no pickle is executed)
+    ranker/           the gradient-boosted trees as arrays (models/tree_ensemble.py)
 """
 
 import functools
@@ -21,8 +21,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import skops.io
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from codes.catalog import Catalog
 from codes.errors import MedcodeError
@@ -32,20 +30,23 @@ from models.features import FEATURES, CodeFacts, CodeKey, note_features
 from models.guidelines import Setting, support_weight
 from models.signals import SignalModel, SignalParameters
 from models.suggestions import EvidenceSpan, ScoredCode
+from models.tree_ensemble import TreeEnsemble
 from nlp.aliases import Alias
 from nlp.lexicon import load_lexicon, save_lexicon
 from nlp.mentions import Mention
 from nlp.pipeline import NoteReader
 from nlp.term_matcher import TermMatcher
+from nlp.terms import content_stems
 
 KIND = "medcode-ranker"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
 PHRASES_FOLDER = "phrases"
 SIGNALS_FOLDER = "signals"
-RANKER_FILE = "ranker.skops"
-# Types skops may rebuild from ranker.skops: scikit-learn's own and numpy's, nothing else.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.")
+RANKER_FOLDER = "ranker"
+# Weaker matches (loose learned phrases, far near matches) inform the ranker but are not
+# shown as evidence: "pain" once named hypertension in a training note.
+MIN_EVIDENCE_SIMILARITY = 0.3
 # Scores are rounded so that the same note gives byte-identical answers everywhere.
 SCORE_DIGITS = 6
 
@@ -80,7 +81,12 @@ def catalog_facts(catalog: Catalog) -> CodeFacts:
         code = catalog.default_code(CodeSystem(key[0]), key[1])
         return None if code is None else (key[0], code)
 
-    return CodeFacts(billable, default_code)
+    @functools.lru_cache(maxsize=100_000)
+    def description_stems(key: CodeKey) -> tuple[str, ...]:
+        summary = catalog.get(CodeSystem(key[0]), key[1])
+        return () if summary is None else content_stems(summary.description)
+
+    return CodeFacts(billable, default_code, description_stems)
 
 
 class RankerModel:
@@ -89,7 +95,7 @@ class RankerModel:
         systems: Sequence[str],
         learned_aliases: Sequence[Alias],
         signals: SignalModel,
-        ranker: HistGradientBoostingClassifier,
+        ranker: TreeEnsemble,
         decisions: Mapping[str, Decision],
         parameters: Mapping[str, Any],
     ) -> None:
@@ -126,7 +132,7 @@ class RankerModel:
     def probabilities(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         if not len(matrix):
             return np.zeros(0)
-        return np.asarray(self.ranker.predict_proba(matrix)[:, 1], dtype=np.float64)
+        return self.ranker.probabilities(matrix)
 
     def _gated(self, scored: list[tuple[CodeKey, float]]) -> list[tuple[CodeKey, float]]:
         best: dict[str, float] = {}
@@ -187,7 +193,8 @@ class RankerModel:
         """Write the model files; returns what the artifact metadata should say of them."""
         save_lexicon(folder / PHRASES_FOLDER, self.learned_aliases, {"source": "learned"})
         self.signals.save(folder / SIGNALS_FOLDER)
-        skops.io.dump(self.ranker, folder / RANKER_FILE)
+        (folder / RANKER_FOLDER).mkdir()
+        self.ranker.save(folder / RANKER_FOLDER)
         description = {
             "format_version": FORMAT_VERSION,
             "systems": list(self.systems),
@@ -223,34 +230,28 @@ class RankerModel:
         )
         decisions = {s: Decision(**d) for s, d in description["decisions"].items()}
         return cls(
-            systems, aliases, signals, _load_ranker(folder / RANKER_FILE), decisions, parameters
+            systems,
+            aliases,
+            signals,
+            TreeEnsemble.load(folder / RANKER_FOLDER),
+            decisions,
+            parameters,
         )
-
-
-def _load_ranker(path: Path) -> HistGradientBoostingClassifier:
-    try:
-        untrusted = skops.io.get_untrusted_types(file=path)
-    except Exception as exc:  # skops raises several kinds for a damaged file
-        raise ModelFileError(f"{path} cannot be read ({exc})") from exc
-    unexpected = sorted(t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES))
-    if unexpected:
-        raise ModelFileError(f"{path} holds types a ranker never has: {unexpected}")
-    ranker = skops.io.load(path, trusted=untrusted)
-    if not isinstance(ranker, HistGradientBoostingClassifier):
-        raise ModelFileError(f"{path} holds a {type(ranker).__name__}, not the ranker")
-    return ranker
 
 
 def _evidence_by_code(
     mentions: Sequence[Mention], facts: CodeFacts
 ) -> dict[CodeKey, list[EvidenceSpan]]:
-    """The mentions that name each code (or a heading whose default code it is)."""
+    """The mentions that surely enough name each code (or a heading whose default code it
+    is)."""
     evidence: dict[CodeKey, list[EvidenceSpan]] = {}
     for mention in mentions:
         span = EvidenceSpan(
             mention.start, mention.end, mention.text, mention.section, mention.assertion
         )
         for candidate in mention.candidates:
+            if candidate.similarity < MIN_EVIDENCE_SIMILARITY:
+                continue
             key = (candidate.system.value, candidate.code)
             evidence.setdefault(key, []).append(span)
             default = facts.default_code(key)

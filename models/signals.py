@@ -15,6 +15,7 @@ from typing import Any
 from models.features import CodeKey, CodePriors, NoteSignals, official_codes
 from models.text_sources import CodeClassifierSource, KnnCodeSource, NoteVectorizer
 from nlp.mentions import Mention
+from nlp.terms import content_stems
 
 PRIORS_FILE = "priors.json"
 
@@ -72,7 +73,9 @@ class SignalModel:
             for i, scores in enumerate(self.classifiers_[system].scores(vectors)):
                 classifier[i].update(scores)
         return [
-            NoteSignals(found, knn[i], classifier[i], len(text))
+            NoteSignals(
+                found, knn[i], classifier[i], len(text), frozenset(content_stems(text, False))
+            )
             for i, (text, found) in enumerate(zip(texts, mentions, strict=True))
         ]
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from app.services.models import ModelSwitchboard
 from app.services.suggest import SuggestService
 from codes.build import build_catalog
 from codes.catalog import Catalog
@@ -21,7 +22,11 @@ from codes.systems import CodeSystem
 from nlp.lexicon import LINKER_FOLDER, save_lexicon
 from nlp.lexicon_build import build_lexicon
 from nlp.linker import ApproximateLinker
+from models.artifacts import ArtifactInfo, ArtifactStore
+from models.ranker_model import FORMAT_VERSION, KIND
 from nlp.pipeline import NoteReader
+from training.encounters import CodiEspSource, Encounter
+from training.train import TrainingParameters, TrainingResult, train
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CPT_FIXTURE = FIXTURES / "cpt_fixture.tsv"
@@ -49,14 +54,14 @@ def catalog(data_dir: Path, var_dir: Path) -> Catalog:
 
 @pytest.fixture(scope="session")
 def reader_dir(catalog: Catalog, data_dir: Path, var_dir: Path) -> Path:
-    """The lexicon from every source (evidence: train only) and a linker index.
+    """The lexicon from every official source and a linker index.
 
     The linker indexes a slice of the aliases (circulatory, respiratory and endocrine
     descriptions): building it over all of them takes minutes, which `make install` and
     the benchmarks pay, not every test run.
     """
     folder = var_dir / "lexicon"
-    aliases, provenance = build_lexicon(catalog, data_dir, ["train"])
+    aliases, provenance = build_lexicon(catalog, data_dir)
     save_lexicon(folder, aliases, provenance)
     sample = [
         a
@@ -72,9 +77,47 @@ def reader(reader_dir: Path) -> NoteReader:
     return NoteReader.load(reader_dir)
 
 
+# A small model keeps the suite fast: the figures of the real one come from `make bench`.
+TEST_MODEL_NOTES = 80
+TEST_MODEL_PARAMETERS = TrainingParameters(folds=3, ranker_iterations=60)
+
+
 @pytest.fixture(scope="session")
-def service(catalog: Catalog, reader: NoteReader) -> SuggestService:
-    return SuggestService.build(catalog, reader)
+def training_notes(catalog: Catalog, data_dir: Path) -> list[Encounter]:
+    found = CodiEspSource(data_dir / "codiesp", ["train"]).read(
+        lambda system, code: catalog.get(system, code) is not None
+    )
+    return list(found.encounters[:TEST_MODEL_NOTES])
+
+
+@pytest.fixture(scope="session")
+def trained(
+    training_notes: list[Encounter], reader: NoteReader, catalog: Catalog
+) -> TrainingResult:
+    return train(training_notes, reader, catalog, TEST_MODEL_PARAMETERS)
+
+
+def publish(store: ArtifactStore, result: TrainingResult, **about: object) -> ArtifactInfo:
+    return store.create(
+        lambda folder: result.model.save(folder) | dict(about),
+        kind=KIND,
+        format_version=FORMAT_VERSION,
+        parameters=TEST_MODEL_PARAMETERS.as_dict(),
+        data_fingerprint="test",
+    )
+
+
+@pytest.fixture(scope="session")
+def model_store(var_dir: Path, trained: TrainingResult) -> ArtifactStore:
+    """var/models with the test model published and promoted."""
+    store = ArtifactStore(var_dir / "models")
+    store.promote(publish(store, trained).version)
+    return store
+
+
+@pytest.fixture(scope="session")
+def service(catalog: Catalog, reader: NoteReader, model_store: ArtifactStore) -> SuggestService:
+    return SuggestService(catalog, reader, ModelSwitchboard(model_store))
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +138,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(catalog: Catalog, reader_dir: Path) -> Iterator[str]:
+def server(catalog: Catalog, reader_dir: Path, model_store: ArtifactStore) -> Iterator[str]:
     """`medcode serve` on the test build, started as a user would, on a free port."""
     yield from _serve(catalog.folder.parent)
 

@@ -6,10 +6,13 @@ import pytest
 
 from cli.main import main
 from codes.catalog import Catalog
+from models.artifacts import ArtifactStore
 
 
 @pytest.fixture(autouse=True)
-def _use_session_build(catalog: Catalog, reader_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _use_session_build(
+    catalog: Catalog, reader_dir: Path, model_store: ArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MEDCODE_VAR_DIR", str(catalog.folder.parent))
 
 
@@ -35,8 +38,9 @@ def test_suggest_reads_a_note_file(tmp_path: Path, capsys: pytest.CaptureFixture
     note = tmp_path / "note.txt"
     note.write_text("Essential hypertension. No pneumonia.", encoding="utf-8")
     assert main(["suggest", str(note), "--system", "icd10cm"]) == 0
-    out = capsys.readouterr().out
-    assert "I10" in out and "J18" not in out
+    lines = capsys.readouterr().out.splitlines()
+    assert any(" I10 " in line for line in lines)
+    assert not any(" J18" in line and line.startswith("*") for line in lines)
 
 
 def test_suggest_refuses_an_empty_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,6 +45,10 @@ FEATURES = (
     "category_lexicon_best",  # best official similarity of any code in the same category
     "category_learned_best",
     "category_candidates",
+    "family_lexicon_best",  # the same over codes sharing the first four characters
+    "family_learned_best",
+    "family_knn",  # best kNN score in the family: similar notes coded a near relative
+    "family_train_notes",
     "train_notes",  # log(1 + notes coded with it in training)
     "category_train_notes",
     "lexicon_precision",  # how often an official-term proposal of this code was right
@@ -70,6 +74,7 @@ class CodePriors:
 
     notes: Counter[CodeKey] = field(default_factory=Counter)
     category_notes: Counter[CodeKey] = field(default_factory=Counter)
+    family_notes: Counter[CodeKey] = field(default_factory=Counter)
     lexicon_hits: Counter[CodeKey] = field(default_factory=Counter)
     lexicon_proposals: Counter[CodeKey] = field(default_factory=Counter)
 
@@ -81,6 +86,7 @@ class CodePriors:
         for gold, proposed in zip(labels, proposals, strict=True):
             priors.notes.update(gold)
             priors.category_notes.update({category(k) for k in gold})
+            priors.family_notes.update({family(k) for k in gold})
             priors.lexicon_proposals.update(proposed)
             priors.lexicon_hits.update(k for k in proposed if k in gold)
         return priors
@@ -103,6 +109,7 @@ class CodePriors:
         return {
             "notes": rows(self.notes),
             "category_notes": rows(self.category_notes),
+            "family_notes": rows(self.family_notes),
             "lexicon_hits": rows(self.lexicon_hits),
             "lexicon_proposals": rows(self.lexicon_proposals),
         }
@@ -115,6 +122,7 @@ class CodePriors:
         return cls(
             counter("notes"),
             counter("category_notes"),
+            counter("family_notes"),
             counter("lexicon_hits"),
             counter("lexicon_proposals"),
         )
@@ -122,6 +130,11 @@ class CodePriors:
 
 def category(key: CodeKey) -> CodeKey:
     return (key[0], key[1][:3])
+
+
+def family(key: CodeKey) -> CodeKey:
+    """The first four characters: an ICD-10-CM subcategory, an ICD-10-PCS body part."""
+    return (key[0], key[1].replace(".", "")[:4])
 
 
 @dataclass(frozen=True)
@@ -169,11 +182,15 @@ def note_features(
         for k in set(named) | set(signals.knn) | set(signals.classifier) | set(hierarchy)
         if k[0] in systems
     )
-    category_best: dict[CodeKey, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    group_best: dict[CodeKey, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for key, row in named.items():
-        best = category_best[category(key)]
-        best[0] = max(best[0], row["lexicon_best"], row["near_best"])
-        best[1] = max(best[1], row["learned_best"])
+        for group in (category(key), family(key)):
+            best = group_best[group]
+            best[0] = max(best[0], row["lexicon_best"], row["near_best"])
+            best[1] = max(best[1], row["learned_best"])
+    for key, score in signals.knn.items():
+        best = group_best[family(key)]
+        best[2] = max(best[2], score)
     category_count: Counter[CodeKey] = Counter(category(k) for k in keys)
     note_mentions = math.log1p(len(signals.mentions))
     matrix = np.zeros((len(keys), len(FEATURES)), dtype=np.float32)
@@ -188,9 +205,13 @@ def note_features(
             "classifier": signals.classifier.get(key, 0.0),
             "heading_default": hierarchy.get(key, 0.0),
             "hierarchy_only": float(key in hierarchy and not (row or in_knn or in_classifier)),
-            "category_lexicon_best": category_best[category(key)][0],
-            "category_learned_best": category_best[category(key)][1],
+            "category_lexicon_best": group_best[category(key)][0],
+            "category_learned_best": group_best[category(key)][1],
             "category_candidates": category_count[category(key)],
+            "family_lexicon_best": group_best[family(key)][0],
+            "family_learned_best": group_best[family(key)][1],
+            "family_knn": group_best[family(key)][2],
+            "family_train_notes": math.log1p(priors.family_notes[family(key)]),
             "train_notes": math.log1p(priors.notes[key]),
             "category_train_notes": math.log1p(priors.category_notes[category(key)]),
             "lexicon_precision": priors.lexicon_precision(key) if row else 0.0,

@@ -13,6 +13,7 @@ artifact never runs code when it is loaded.
 import json
 import logging
 import time
+import zipfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -515,7 +516,7 @@ def _read(folder: Path, kind: str) -> tuple[dict[str, Any], dict[str, npt.NDArra
         meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         with np.load(folder / ARRAYS, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise TextSourceArtifactError(f"cannot read the {kind} at {folder}: {exc}") from exc
     found = (meta.get("kind"), meta.get("format")) if isinstance(meta, dict) else (None, None)
     if found != (kind, FORMAT_VERSION):

@@ -11,6 +11,7 @@ and refuse to load under another major.minor (models/artifacts.py), and the test
 fails first if a pinned upgrade changes it.
 """
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ class TreeEnsemble:
             with np.load(folder / FILE, allow_pickle=False) as stored:
                 nodes, sizes = stored["nodes"], stored["sizes"]
                 baseline, n_features = float(stored["baseline"][0]), int(stored["n_features"][0])
-        except (OSError, KeyError, ValueError, IndexError) as exc:
+        except (OSError, KeyError, ValueError, IndexError, zipfile.BadZipFile) as exc:
             raise TreeEnsembleError(f"cannot read the ranker trees at {folder}: {exc}") from exc
         if int(sizes.sum()) != len(nodes):
             raise TreeEnsembleError(f"the ranker trees at {folder} are damaged")

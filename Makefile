@@ -6,8 +6,9 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 CATALOG_STAMP := var/catalog/manifest.json
+MODEL_STAMP   := var/models/registry.json
 
-.PHONY: install run serve test check lint bench catalog clean
+.PHONY: install run serve test check lint bench catalog model train dev-figures clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +25,24 @@ install: $(STAMP) $(CATALOG_STAMP)
 catalog: $(STAMP)
 	$(BIN)/medcode codes import
 
-## run: install, then serve on embedded defaults (SQLite, catalog from the shared data)
-run: install
+$(MODEL_STAMP): | $(CATALOG_STAMP)
+	$(BIN)/medcode train
+
+## model: the default model (CodiEsp train+dev), trained and promoted unless one is promoted
+model: install $(MODEL_STAMP)
+
+## run: install, train the default model if there is none, then serve it
+run: model
 	$(BIN)/medcode serve --host $(HOST) --port $(PORT)
+
+## train: train the default model again and promote it
+train: install
+	$(BIN)/medcode train
+
+## dev-figures: the README's dev figures: train on CodiEsp train, evaluate on dev, with report
+dev-figures: install
+	$(BIN)/medcode train --data codiesp:train
+	$(BIN)/medcode evaluate --model latest --data codiesp:dev
 
 ## test: install, then every test except benchmarks
 test: install
@@ -42,7 +58,7 @@ lint: $(STAMP)
 check: lint test
 
 ## bench: benchmarks (latency, recall); they measure and report, they do not gate
-bench: install
+bench: model
 	$(BIN)/pytest -m bench -s -p no:cacheprovider tests/bench
 
 clean:

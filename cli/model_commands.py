@@ -36,8 +36,9 @@ def add_commands(commands: Any) -> None:
     )
     trainer.add_argument(
         "--data",
-        help="codiesp:<folder>[:train,dev] or a .jsonl file (docs/jsonl-format.md);"
-        " default: the CodiEsp train and dev splits of the data folder",
+        help="codiesp[:splits] (the data folder's CodiEsp, e.g. codiesp:train),"
+        " codiesp:<folder>[:train,dev], or a .jsonl file (docs/jsonl-format.md);"
+        " default: CodiEsp train and dev of the data folder",
     )
     trainer.add_argument("--seed", type=int, default=0)
     trainer.add_argument("--folds", type=int, default=TrainingParameters.folds)
@@ -76,6 +77,15 @@ def default_training_data(settings: Settings) -> str:
     return f"codiesp:{settings.require_data_dir() / 'codiesp'}:train,dev"
 
 
+def resolve_spec(spec: str, settings: Settings) -> str:
+    """`codiesp` or `codiesp:<splits>` (e.g. `codiesp:dev`) means the data folder's copy."""
+    head, _, splits = spec.partition(":")
+    if head == "codiesp" and "/" not in splits and "\\" not in splits:
+        folder = settings.require_data_dir() / "codiesp"
+        return f"codiesp:{folder}:{splits or 'train,dev'}"
+    return spec
+
+
 def _reader(settings: Settings) -> tuple[Catalog, NoteReader]:
     catalog = Catalog.open(settings.catalog_dir)
     linking = LinkingSettings(k=settings.link_k, threshold=settings.link_threshold)
@@ -100,7 +110,7 @@ def _read(spec: str, catalog: Catalog) -> EncounterSet:
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
     default = args.data is None
-    spec = default_training_data(settings) if default else args.data
+    spec = default_training_data(settings) if default else resolve_spec(args.data, settings)
     promote = default if args.promote is None else args.promote
     catalog, reader = _reader(settings)
     data = _read(spec, catalog)
@@ -149,14 +159,15 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     store = ArtifactStore(settings.models_dir)
     info, model = load_artifact(store, args.model)
     catalog, reader = _reader(settings)
-    data = _read(args.data, catalog)
+    spec = resolve_spec(args.data, settings)
+    data = _read(spec, catalog)
     gold = gold_by_system(data.encounters, model.systems)
     predictions = predict(model, data.encounters, reader, catalog, progress=not args.quiet)
     baseline = None if args.no_baseline else _baseline(info.metadata, data, model, catalog)
     results = figures(predictions, gold)
     about = {
         "model": info.version,
-        "data": args.data,
+        "data": spec,
         "data_fingerprint": data.fingerprint,
         "encounters": len(data.encounters),
         "trained_on": info.metadata.get("data", {}).get("spec"),
@@ -168,7 +179,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     metrics_path, report_path = write_report(out, evaluations, about)
     store.add_metrics(
         info.version,
-        {"data": args.data, "data_fingerprint": data.fingerprint}
+        {"data": spec, "data_fingerprint": data.fingerprint}
         | {s: r.as_dict() for s, r in results.items()},
     )
     for system, result in sorted(results.items()):

@@ -65,10 +65,14 @@ class Decision:
     threshold: a code is recommended when its score reaches it (tuned for micro F1).
     gate: a note whose best code of the system scores below it gets no codes of that system:
         a note without a procedure should get no procedure suggestions at all.
+    billable_only: only billable codes are recommended. Learned from the training data:
+        true when its coders (nearly) always assigned complete codes; false when they also
+        assigned headings (CodiEsp's procedure coders did so for half of their codes).
     """
 
     threshold: float
     gate: float
+    billable_only: bool = True
 
 
 def catalog_facts(catalog: Catalog) -> CodeFacts:
@@ -141,8 +145,9 @@ class RankerModel:
         open_systems = {s for s, top in best.items() if top >= self.decisions[s].gate}
         return [(key, score) for key, score in scored if key[0] in open_systems]
 
-    def recommends(self, key: CodeKey, score: float) -> bool:
-        return score >= self.decisions[key[0]].threshold
+    def recommends(self, key: CodeKey, score: float, billable: bool) -> bool:
+        decision = self.decisions[key[0]]
+        return score >= decision.threshold and (billable or not decision.billable_only)
 
     def suggest(
         self,
@@ -178,7 +183,7 @@ class RankerModel:
                     code=key[1],
                     description=summary.description,
                     score=score,
-                    recommended=summary.billable and supported and self.recommends(key, score),
+                    recommended=supported and self.recommends(key, score, summary.billable),
                     billable=summary.billable,
                     evidence=tuple(sorted(set(spans), key=lambda s: (s.start, s.end))),
                 )

@@ -19,11 +19,11 @@ from app.services.suggest import SuggestService
 from codes.build import build_catalog
 from codes.catalog import Catalog
 from codes.systems import CodeSystem
+from models.artifacts import ArtifactInfo, ArtifactStore
+from models.ranker_model import FORMAT_VERSION, KIND
 from nlp.lexicon import LINKER_FOLDER, save_lexicon
 from nlp.lexicon_build import build_lexicon
 from nlp.linker import ApproximateLinker
-from models.artifacts import ArtifactInfo, ArtifactStore
-from models.ranker_model import FORMAT_VERSION, KIND
 from nlp.pipeline import NoteReader
 from training.encounters import CodiEspSource, Encounter
 from training.train import TrainingParameters, TrainingResult, train

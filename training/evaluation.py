@@ -57,7 +57,7 @@ def predict(
         mentions = model.read(reader, encounter.text)
         for key, score in model.score([encounter.text], [mentions], facts)[0]:
             ranked[key[0]].setdefault(encounter.id, []).append((key[1], score))
-            if model.recommends(key, score) and facts.billable(key):
+            if model.recommends(key, score, facts.billable(key)):
                 recommended[key[0]].setdefault(encounter.id, set()).add(key[1])
     return Predictions(ranked, recommended)
 

@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # Gates tried per system: a note's best score must reach the gate for the system to answer.
+# Coders who assign headings (non-billable codes) this rarely are taken to assign complete
+# codes only, and the model then recommends billable codes only.
+HEADING_SHARE = 0.02
 GATE_GRID = tuple(round(g, 2) for g in np.arange(0.0, 0.61, 0.01))
 
 
@@ -126,7 +129,7 @@ def train(
     logger.info("ranker: %d out-of-fold candidate rows", len(rows.keys))
     ranker = TreeEnsemble.from_classifier(_ranker(parameters).fit(rows.matrix, rows.labels))
     scores = _cross_fitted_scores(rows, [fold_of[i] for i, _ in rows.keys], parameters, progress)
-    decisions, out_of_fold = _decisions(systems, rows.keys, scores, gold)
+    decisions, out_of_fold = _decisions(systems, rows.keys, scores, gold, facts)
 
     final_phrases = learn_phrases(encounters, catalog, parameters)
     final_signals = SignalModel(systems, parameters.signals).fit(notes)
@@ -212,18 +215,26 @@ def _decisions(
     keys: Sequence[tuple[int, CodeKey]],
     scores: npt.NDArray[np.float64],
     gold: Sequence[frozenset[CodeKey]],
+    facts: CodeFacts,
 ) -> tuple[dict[str, Decision], dict[str, dict[str, float]]]:
     decisions, figures = {}, {}
     for system in systems:
+        assigned = [k for g in gold for k in g if k[0] == system]
+        headings = sum(1 for k in assigned if not facts.billable(k))
+        billable_only = headings <= HEADING_SHARE * len(assigned)
         scored: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for (i, key), score in zip(keys, scores, strict=True):
             if key[0] == system:
                 scored[str(i)].append((key[1], float(score)))
         truth = {str(i): {c for s, c in g if s == system} for i, g in enumerate(gold)}
         gate, best_map = tune_gate(truth, scored)
-        gated = {case: items for case, items in scored.items() if _top(items) >= gate}
+        gated = {
+            case: [(c, s) for c, s in items if not billable_only or facts.billable((system, c))]
+            for case, items in scored.items()
+            if _top(items) >= gate
+        }
         threshold, f1 = best_f1_threshold(truth, gated) if gated else (1.0, 0.0)
-        decisions[system] = Decision(threshold=round(threshold, 6), gate=gate)
+        decisions[system] = Decision(round(threshold, 6), gate, billable_only)
         figures[system] = {"map": best_map, "f1": f1, "gate": gate, "threshold": threshold}
         logger.info(
             "%s: gate %.2f (OOF MAP %.3f), threshold %.3f (OOF F1 %.3f)",

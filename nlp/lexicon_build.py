@@ -48,9 +48,7 @@ def build_reader_files(catalog: Catalog, data_dir: Path | None, folder: Path) ->
     return provenance | {"phrases": phrases, "linked_aliases": len(linkable)}
 
 
-def build_lexicon(
-    catalog: Catalog, data_dir: Path | None
-) -> tuple[list[Alias], dict[str, object]]:
+def build_lexicon(catalog: Catalog, data_dir: Path | None) -> tuple[list[Alias], dict[str, object]]:
     """Every alias, and a record of what went in (sources, counts)."""
     started = time.perf_counter()
     aliases = catalog_aliases(catalog, catalog.systems)

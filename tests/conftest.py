@@ -152,9 +152,14 @@ def installed_server() -> Iterator[str]:
     yield from _serve(var_dir)
 
 
-def _serve(var_dir: Path) -> Iterator[str]:
+def serve(var_dir: Path, **settings: str) -> Iterator[str]:
+    """`medcode serve` on a var folder, with extra MEDCODE_* settings, until closed."""
+    yield from _serve(var_dir, {f"MEDCODE_{k.upper()}": v for k, v in settings.items()})
+
+
+def _serve(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "MEDCODE_VAR_DIR": str(var_dir)}
+    env = {**os.environ, "MEDCODE_VAR_DIR": str(var_dir), **(extra_env or {})}
     medcode = Path(sys.executable).parent / "medcode"
     log = var_dir / "server.log"  # a file, not a pipe: a full pipe would block it
     with log.open("wb") as output:

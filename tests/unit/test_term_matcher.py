@@ -59,3 +59,14 @@ def test_extra_stems_let_an_abbreviation_stand_for_its_expansion() -> None:
     extra = [(at, "acute"), (at, "kidney"), (at, "injury")]
     assert found(text, extra) == [("N17.9", "AKI")]
     assert found(text) == []
+
+
+def test_adjectives_and_spelling_variants_meet_the_official_words() -> None:
+    assert found("Acute renal injury.") == [("N17.9", "Acute renal injury")]
+    assert found("Femoral fracture.") == [("S72.90", "Femoral fracture")]
+    imaging = TermMatcher.from_aliases(
+        [Alias(CodeSystem.ICD10PCS, "BW40ZZZ", "Ultrasonography of Abdomen", "description")]
+    )
+    text = "Abdominal ultrasound showed a mass."
+    matches = list(imaging.match(tokenize(text, 0, len(text)), []))
+    assert [m.phrase.aliases[0].code for m in matches] == ["BW40ZZZ"]

@@ -7,6 +7,9 @@ most of its n-grams say nothing about the code: what separates the good ones is 
 precision over *all* sentences of the training notes, i.e. how often a note that
 contains the phrase really carries the code.
 
+The module reads no files: callers pass evidence rows and note texts
+(`training.encounters` reads the corpus and turns its encounters into rows).
+
 Occurrence everywhere in this module means what the note matcher looks for, minus its
 compactness test: every stem of the phrase inside one line of the note (CodiEsp's
 English notes hold one sentence per line). Ignoring compactness counts some occurrences
@@ -29,9 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 
-from codes.normalize import normalize_code
 from codes.systems import CodeSystem
 from nlp.aliases import Alias
 from nlp.terms import STOPWORDS, content_stems, stem
@@ -40,9 +41,7 @@ from nlp.tokens import Token, tokenize
 logger = logging.getLogger(__name__)
 
 SOURCE = "evidence"
-_SYSTEMS = {"D": CodeSystem.ICD10CM, "P": CodeSystem.ICD10PCS}
-# The held-out CodiEsp benchmark: nothing may be learned from it, not even by accident.
-_FORBIDDEN_SPLIT = "test"
+_SYSTEMS = (CodeSystem.ICD10CM, CodeSystem.ICD10PCS)  # CodiEsp's; alias_recall reports each
 # The MT renders each blank line of the Spanish original as a line reading "1.".
 _BLANK_LINE = "1."
 _WORD = re.compile(r"[a-z0-9]+")
@@ -74,66 +73,6 @@ class EvidenceRow:
 Key = tuple[str, ...]  # a phrase's distinct content stems, sorted (as the matcher groups them)
 CodeKey = tuple[CodeSystem, str]
 Gold = Mapping[str, set[CodeKey]]
-
-
-# ---------------------------------------------------------------- reading the corpus
-
-
-def read_evidence(codiesp_dir: Path, splits: Sequence[str]) -> list[EvidenceRow]:
-    """The rows of `<split>/<split>X_en.tsv` for each split, in file order."""
-    rows: list[EvidenceRow] = []
-    for split in _checked(splits):
-        path = codiesp_dir / split / f"{split}X_en.tsv"
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            fields = line.split("\t", 5)
-            if len(fields) != 6 or fields[1] not in _SYSTEMS:
-                raise ValueError(f"{path}:{number}: not a CodiEsp X_en row")
-            case_id, kind, code, _spanish, _index, sentence = fields
-            system = _SYSTEMS[kind]
-            rows.append(EvidenceRow(case_id, system, normalize_code(system, code), sentence))
-    return rows
-
-
-def read_notes(codiesp_dir: Path, splits: Sequence[str]) -> dict[str, str]:
-    """case id -> English note text, from `<split>/text_files_en/<case>.txt`."""
-    notes: dict[str, str] = {}
-    for split in _checked(splits):
-        for path in sorted((codiesp_dir / split / "text_files_en").glob("*.txt")):
-            notes[path.stem] = path.read_text(encoding="utf-8")
-    return notes
-
-
-def read_gold(codiesp_dir: Path, splits: Sequence[str]) -> dict[str, set[CodeKey]]:
-    """case id -> its gold codes, from `<split>D.tsv` and `<split>P.tsv`.
-
-    These files, not the X_en rows, are the official gold: X_en leaves out the few
-    mentions whose sentence the MT dropped. P codes may be 4-character PCS prefixes.
-    """
-    gold: dict[str, set[CodeKey]] = defaultdict(set)
-    for split in _checked(splits):
-        for kind, system in _SYSTEMS.items():
-            path = codiesp_dir / split / f"{split}{kind}.tsv"
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    case_id, code = line.split("\t")[:2]
-                    gold[case_id].add((system, normalize_code(system, code)))
-    return dict(gold)
-
-
-def gold_from_rows(rows: Iterable[EvidenceRow]) -> dict[str, set[CodeKey]]:
-    """case id -> the distinct codes of its evidence rows."""
-    gold: dict[str, set[CodeKey]] = defaultdict(set)
-    for row in rows:
-        gold[row.case_id].add((row.system, row.code))
-    return dict(gold)
-
-
-def _checked(splits: Sequence[str]) -> Sequence[str]:
-    if _FORBIDDEN_SPLIT in splits:
-        raise ValueError("the CodiEsp test split is the held-out benchmark: never read it")
-    return splits
 
 
 # ---------------------------------------------------------------- phrases of a sentence
@@ -318,9 +257,8 @@ def score_phrases(
     pairs = [pair for pair, n in support.items() if n >= min_support]
     occurrences = _occurrences({key for _code, key in pairs}, _note_stems(notes))
     gold_cases: dict[CodeKey, set[str]] = defaultdict(set)
-    for case, codes in gold_from_rows(rows).items():
-        for code in codes:
-            gold_cases[code].add(case)
+    for row in rows:
+        gold_cases[row.system, row.code].add(row.case_id)
     scores = {}
     for code, key in pairs:
         seen = occurrences.get(key, set())
@@ -432,7 +370,7 @@ def alias_recall(
     """
     proposed = propose_codes(aliases, notes)
     report: dict[str, float] = {"notes": float(len(notes))}
-    for system in _SYSTEMS.values():
+    for system in _SYSTEMS:
         pairs = [(case, code) for case, codes in gold.items() for code in codes]
         wanted = [(case, code) for case, code in pairs if code[0] is system]
         found = sum(1 for case, code in wanted if code in proposed.get(case, ()))

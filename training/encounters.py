@@ -13,7 +13,8 @@ Sources:
 - Later: a database source of the encounters coders reviewed in the app. It will live in
   `app/` (training never imports app) or read an export in the JSONL format.
 
-`open_source(spec)` turns a command-line spec into a source.
+`open_source(spec)` turns a command-line spec into a source; `evidence_rows(encounters)`
+gives their evidence as the rows phrase mining (nlp.evidence_phrases) takes.
 
 Notes are patient data: logs carry counts and ids, never note text.
 """
@@ -33,6 +34,7 @@ from typing import Any, Protocol
 from codes.errors import MalformedCodeError
 from codes.normalize import normalize_code
 from codes.systems import CodeSystem
+from nlp.evidence_phrases import EvidenceRow
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +160,15 @@ def fingerprint(encounters: Iterable[Encounter]) -> str:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         digest.update(line.encode("utf-8") + b"\n")
     return digest.hexdigest()
+
+
+def evidence_rows(encounters: Iterable[Encounter]) -> list[EvidenceRow]:
+    """One row per (code, evidence sentence) pair, in encounter order, then as read."""
+    return [
+        EvidenceRow(encounter.id, code.system, code.code, sentence)
+        for encounter in encounters
+        for code, sentence in encounter.evidence
+    ]
 
 
 def _assemble(drafts: Iterable[_Draft], source: str) -> EncounterSet:

@@ -32,10 +32,10 @@ from models.ranker_model import Decision, RankerModel, catalog_facts
 from models.signals import LabelledNote, SignalModel, SignalParameters
 from models.tree_ensemble import TreeEnsemble
 from nlp.aliases import Alias
-from nlp.evidence_phrases import EvidenceRow, mine_evidence_aliases
+from nlp.evidence_phrases import mine_evidence_aliases
 from nlp.pipeline import NoteReader
 from nlp.term_matcher import TermMatcher
-from training.encounters import Encounter
+from training.encounters import Encounter, evidence_rows
 from training.metrics import best_f1_threshold, evaluated_cases, mean_average_precision
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def train(
                 [e for i, e in enumerate(encounters) if fold_of[i] != k], catalog, parameters
             )
         )
-        for k in range(len(folds))
+        for k in _bar(range(len(folds)), progress, "learning phrases")
     ]
     mentions = [
         reader.read(e.text, matchers[fold_of[i]])
@@ -173,11 +173,7 @@ def learn_phrases(
     """Phrases of the coded evidence sentences that name their codes in notes, with their
     precision on these notes as weight. Encounters without evidence add none."""
     chosen = list(encounters)
-    rows = [
-        EvidenceRow(e.id, code.system, code.code, sentence)
-        for e in chosen
-        for code, sentence in e.evidence
-    ]
+    rows = evidence_rows(chosen)
     if not rows:
         return []
     mined = mine_evidence_aliases(

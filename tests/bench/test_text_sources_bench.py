@@ -18,7 +18,7 @@ from scipy.sparse import csr_matrix
 
 from codes.systems import CodeSystem
 from models.text_sources import CodeClassifierSource, CodeKey, KnnCodeSource, NoteVectorizer
-from nlp.evidence_phrases import read_gold, read_notes
+from training.encounters import CodiEspSource
 
 pytestmark = pytest.mark.bench
 
@@ -59,6 +59,14 @@ def ms_per_note(score: Callable[[csr_matrix], Scores], vectors: csr_matrix) -> f
     return (time.perf_counter() - started) / len(rows) * 1000
 
 
+def notes_and_gold(codiesp: Path, split: str) -> tuple[dict[str, str], dict[str, set[CodeKey]]]:
+    """case id -> note text and -> gold codes; every well-formed code is kept (no catalog)."""
+    encounters = CodiEspSource(codiesp, [split]).read(lambda system, code: True).encounters
+    notes = {e.id: e.text for e in encounters}
+    gold = {e.id: {(c.system.value, c.code) for c in e.codes} for e in encounters}
+    return notes, gold
+
+
 def folder_mb(folder: Path) -> float:
     return sum(path.stat().st_size for path in folder.iterdir()) / 1e6
 
@@ -67,8 +75,8 @@ def test_text_sources_on_codiesp_dev(data_dir: Path, tmp_path: Path) -> None:
     codiesp = data_dir / "codiesp"
     if not (codiesp / "train").is_dir() or not (codiesp / "dev").is_dir():
         pytest.skip("no CodiEsp train/dev in the data folder")
-    train_notes, dev_notes = read_notes(codiesp, ["train"]), read_notes(codiesp, ["dev"])
-    train_gold, dev_gold = read_gold(codiesp, ["train"]), read_gold(codiesp, ["dev"])
+    train_notes, train_gold = notes_and_gold(codiesp, "train")
+    dev_notes, dev_gold = notes_and_gold(codiesp, "dev")
     train_cases, dev_cases = sorted(train_notes), sorted(dev_notes)
 
     started = time.perf_counter()

@@ -1,5 +1,5 @@
-"""Built folders (catalog, lexicon): replaced whole, so readers never see half of one,
-and read back only when written in the format this medcode reads."""
+"""Built folders (catalog, lexicon, models): replaced whole, so readers never see half of
+one, and read back only when written in the format this medcode reads."""
 
 import json
 import shutil
@@ -27,16 +27,25 @@ def replace_folder(target: Path, staging: Path) -> None:
 
 
 def read_built_json(
-    path: Path, what: str, format_version: int, error: Callable[[str], Exception]
+    path: Path,
+    what: str,
+    format_version: int,
+    error: Callable[[str], Exception],
+    rebuild: str = "run `medcode codes import`",
 ) -> dict[str, Any]:
-    """A JSON file written by `medcode codes import`, refused (with how to rebuild it) when
-    missing or written in another format."""
+    """A JSON file medcode built, refused (with how to rebuild it) when missing, unreadable
+    or written in another format."""
     if not path.is_file():
-        raise error(f"no {what} at {path.parent}: run `medcode codes import` first")
-    payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if payload.get("format") != format_version:
+        raise error(f"no {what} at {path.parent}: {rebuild} first")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise error(f"cannot read the {what} at {path}: {exc}; {rebuild} again") from exc
+    found = payload.get("format") if isinstance(payload, dict) else None
+    if found != format_version:
         raise error(
-            f"the {what} at {path.parent} has format {payload.get('format')!r}; this medcode"
-            f" reads format {format_version}: run `medcode codes import` again"
+            f"the {what} at {path.parent} has format {found!r}; this medcode"
+            f" reads format {format_version}: {rebuild} again"
         )
-    return payload
+    result: dict[str, Any] = payload
+    return result

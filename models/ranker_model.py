@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from codes.catalog import Catalog
 from codes.errors import MedcodeError
+from codes.folders import read_built_json
 from codes.systems import CodeSystem
 from models.artifacts import ArtifactInfo, ArtifactStore
 from models.features import FEATURES, CodeFacts, CodeKey, note_features
@@ -41,6 +42,7 @@ from nlp.terms import content_stems
 KIND = "medcode-ranker"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
+RETRAIN = "train a model with `medcode train`"
 PHRASES_FOLDER = "phrases"
 SIGNALS_FOLDER = "signals"
 RANKER_FOLDER = "ranker"
@@ -201,7 +203,7 @@ class RankerModel:
         (folder / RANKER_FOLDER).mkdir()
         self.ranker.save(folder / RANKER_FOLDER)
         description = {
-            "format_version": FORMAT_VERSION,
+            "format": FORMAT_VERSION,
             "systems": list(self.systems),
             "features": list(FEATURES),
             "decisions": {s: asdict(d) for s, d in sorted(self.decisions.items())},
@@ -212,19 +214,13 @@ class RankerModel:
 
     @classmethod
     def load(cls, folder: Path) -> "RankerModel":
-        try:
-            description = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelFileError(f"{folder}: {MODEL_FILE} cannot be read ({exc})") from exc
-        if description.get("format_version") != FORMAT_VERSION:
-            raise ModelFileError(
-                f"{folder} holds model format {description.get('format_version')!r}; this"
-                f" medcode reads format {FORMAT_VERSION}: train the model again"
-            )
+        description = read_built_json(
+            folder / MODEL_FILE, "model", FORMAT_VERSION, ModelFileError, RETRAIN
+        )
         if description.get("features") != list(FEATURES):
             raise ModelFileError(
                 f"{folder} was trained on other features than this medcode computes:"
-                " train the model again"
+                f" {RETRAIN} again"
             )
         systems = description["systems"]
         parameters = description["parameters"]

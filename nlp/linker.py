@@ -32,6 +32,7 @@ from scispacy.linking_utils import Entity, KnowledgeBase
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from codes.errors import MedcodeError
+from codes.folders import read_built_json
 from codes.systems import CodeSystem
 from codes.text import fold
 from nlp.aliases import Alias
@@ -333,19 +334,13 @@ def _manifest(
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise LinkerArtifactError(f"no approximate linker at {folder}: build one first")
-    try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LinkerArtifactError(f"cannot read {path}: {exc}") from exc
-    if manifest.get("format") != FORMAT_VERSION:
-        raise LinkerArtifactError(
-            f"the approximate linker at {folder} has format {manifest.get('format')!r},"
-            f" this medcode reads format {FORMAT_VERSION}: build it again"
-        )
-    return manifest
+    return read_built_json(
+        folder / MANIFEST,
+        "approximate linker",
+        FORMAT_VERSION,
+        LinkerArtifactError,
+        "run `medcode codes import`",
+    )
 
 
 def _table_rows(texts: list[str], codes: list[list[CodeKey]]) -> list[list[Any]]:

@@ -1,7 +1,6 @@
 """A running `medcode serve` switches models over real HTTP without dropping a request:
 through the admin API, and when another process promotes a version in the registry."""
 
-import threading
 import time
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import httpx2 as httpx
 from codes.catalog import Catalog
 from models.artifacts import ArtifactStore
 from tests.conftest import publish, serve
+from tests.request_load import RequestLoad
 from tests.unit.test_model_switching import copy_of
 from training.train import TrainingResult
 
@@ -31,41 +31,24 @@ def test_switching_models_under_load(
 
     server = serve(var, admin_token=TOKEN, model_poll_seconds="0.2")
     base = next(server)
-    answers: list[tuple[int, str]] = []
-    stop = threading.Event()
+    client = httpx.Client(base_url=base, timeout=30)
 
-    def keep_asking() -> None:
-        with httpx.Client(base_url=base, timeout=30) as client:
-            while not stop.is_set():
-                response = client.post("/suggest", json=NOTE)
-                answers.append((response.status_code, response.json().get("model_version")))
+    def ask() -> tuple[int, str | None]:
+        response = httpx.post(f"{base}/suggest", json=NOTE, timeout=30)
+        return response.status_code, response.json().get("model_version")
 
-    workers = [threading.Thread(target=keep_asking) for _ in range(3)]
-
-    def served_now() -> str:
-        # Requests already under way may finish on the model they started with.
-        seen = len(answers)
-        deadline = time.monotonic() + 30
-        while len(answers) < seen + len(workers) + 1:
-            assert time.monotonic() < deadline, "requests stopped coming back"
-            time.sleep(0.02)
-        return answers[-1][1]
-
-    for worker in workers:
-        worker.start()
     try:
-        auth = {"Authorization": f"Bearer {TOKEN}"}
-        reply = httpx.post(f"{base}/admin/models/{second.version}/promote", headers=auth)
-        assert reply.status_code == 200
-        assert served_now() == second.version
-        ArtifactStore(store.root).promote(first.version)  # as `medcode models promote` does
-        deadline = time.monotonic() + 30
-        while served_now() != first.version:
-            assert time.monotonic() < deadline, "the server did not follow the registry"
+        with RequestLoad(ask) as load:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            reply = client.post(f"/admin/models/{second.version}/promote", headers=auth)
+            assert reply.status_code == 200
+            assert load.versions_after(time.monotonic()) == {second.version}
+            ArtifactStore(store.root).promote(first.version)  # as `medcode models promote` does
+            deadline = time.monotonic() + 30
+            while load.versions_after(time.monotonic()) != {first.version}:
+                assert time.monotonic() < deadline, "the server did not follow the registry"
     finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
+        client.close()
         server.close()
-    assert {status for status, _ in answers} == {200}
-    assert {version for _, version in answers} == {first.version, second.version}
+    assert {a.status for a in load.answers} == {200}
+    assert {a.model_version for a in load.answers} == {first.version, second.version}

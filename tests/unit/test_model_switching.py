@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from models.artifacts import (
 from models.ranker_model import FORMAT_VERSION, KIND
 from nlp.pipeline import NoteReader
 from tests.conftest import publish
+from tests.request_load import RequestLoad
 from training.train import TrainingResult
 
 NOTE = "Essential hypertension. Type 2 diabetes mellitus."
@@ -148,33 +148,16 @@ def test_switching_under_requests_drops_none(
 ) -> None:
     first = store.get("promoted")
     second = copy_of(store, first, "b")
-    answers: list[tuple[int, str | None]] = []
-    stop = threading.Event()
 
-    def keep_asking() -> None:
-        while not stop.is_set():
-            response = admin_client.post("/suggest", json={"text": NOTE})
-            answers.append((response.status_code, response.json().get("model_version")))
+    def ask() -> tuple[int, str | None]:
+        response = admin_client.post("/suggest", json={"text": NOTE})
+        return response.status_code, response.json().get("model_version")
 
-    def wait_for(count: int) -> None:
-        deadline = time.monotonic() + 60
-        while len(answers) < count:
-            assert time.monotonic() < deadline, "requests stopped coming back"
-            time.sleep(0.01)
-
-    workers = [threading.Thread(target=keep_asking) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    try:
+    with RequestLoad(ask) as load:
         for version in (second, first, second):
-            seen = len(answers)
             reply = admin_client.post(f"/admin/models/{version.version}/promote", headers=AUTH)
             assert reply.status_code == 200
-            wait_for(seen + 5)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
-    assert {status for status, _ in answers} == {200}
-    assert {version for _, version in answers} == {first.version, second.version}
-    assert answers[-1][1] == second.version
+            # Requests under way may finish on their model; every later one has the new one.
+            assert load.versions_after(time.monotonic()) == {version.version}
+    assert {a.status for a in load.answers} == {200}
+    assert {a.model_version for a in load.answers} == {first.version, second.version}

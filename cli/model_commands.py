@@ -15,6 +15,7 @@ from models.ranker_model import FORMAT_VERSION, KIND, RankerModel, load_artifact
 from nlp.pipeline import LinkingSettings, NoteReader
 from training.encounters import EncounterSet, open_source
 from training.evaluation import (
+    Predictions,
     baseline_predictions,
     figures,
     gold_by_system,
@@ -194,7 +195,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _baseline(
     metadata: dict[str, Any], evaluated: EncounterSet, model: RankerModel, catalog: Catalog
-) -> Any:
+) -> Predictions | None:
     spec = (metadata.get("data") or {}).get("spec")
     if not spec:
         print("no baseline: the model does not say what it was trained on", file=sys.stderr)

@@ -18,7 +18,7 @@ from nlp.pipeline import NoteReader
 from training.encounters import Encounter
 from training.metrics import EvaluationResult, best_f1_threshold, evaluate
 from training.report import RankedRun, SystemEvaluation
-from training.train import _bar
+from training.train import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def predict(
     facts = catalog_facts(catalog)
     ranked: dict[str, dict[str, list[tuple[str, float]]]] = {s: {} for s in model.systems}
     recommended: dict[str, dict[str, set[str]]] = {s: {} for s in model.systems}
-    for encounter in _bar(encounters, progress, "scoring notes"):
+    for encounter in progress_bar(encounters, progress, "scoring notes"):
         mentions = model.read(reader, encounter.text)
         for key, score in model.score([encounter.text], [mentions], facts)[0]:
             ranked[key[0]].setdefault(encounter.id, []).append((key[1], score))

@@ -106,16 +106,16 @@ def train(
                 [e for i, e in enumerate(encounters) if fold_of[i] != k], catalog, parameters
             )
         )
-        for k in _bar(range(len(folds)), progress, "learning phrases")
+        for k in progress_bar(range(len(folds)), progress, "learning phrases")
     ]
     mentions = [
         reader.read(e.text, matchers[fold_of[i]])
-        for i, e in enumerate(_bar(encounters, progress, "reading notes"))
+        for i, e in enumerate(progress_bar(encounters, progress, "reading notes"))
     ]
     notes = [LabelledNote(e.text, m, g) for e, m, g in zip(encounters, mentions, gold, strict=True)]
 
     blocks = []
-    for held_out in _bar(folds, progress, "out-of-fold features"):
+    for held_out in progress_bar(folds, progress, "out-of-fold features"):
         held = set(held_out)
         signals = SignalModel(systems, parameters.signals).fit(
             [n for i, n in enumerate(notes) if i not in held]
@@ -160,7 +160,7 @@ def _cross_fitted_scores(
     too high for new notes."""
     fold_ids = np.asarray(row_folds)
     scores = np.zeros(len(rows.keys))
-    for k in _bar(sorted(set(row_folds)), progress, "tuning decisions"):
+    for k in progress_bar(sorted(set(row_folds)), progress, "tuning decisions"):
         inside = fold_ids != k
         ranker = _ranker(parameters).fit(rows.matrix[inside], rows.labels[inside])
         scores[~inside] = ranker.predict_proba(rows.matrix[~inside])[:, 1]
@@ -267,5 +267,5 @@ def _top(items: Sequence[tuple[str, float]]) -> float:
     return max((score for _, score in items), default=0.0)
 
 
-def _bar(items: Sequence[T], enabled: bool, label: str) -> Iterator[T]:
+def progress_bar(items: Sequence[T], enabled: bool, label: str) -> Iterator[T]:
     return iter(tqdm(items, desc=label, disable=not enabled, unit="", leave=False))

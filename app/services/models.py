@@ -95,6 +95,7 @@ class ModelSwitchboard:
         if self._watcher is not None:
             self._watcher.join(timeout=5)
             self._watcher = None
+        self._stop.clear()  # a service shared by several apps (tests) may start again
 
     def follow_registry(self) -> None:
         """Serve the promoted model if the registry names another one than served."""

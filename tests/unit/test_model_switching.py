@@ -161,3 +161,21 @@ def test_switching_under_requests_drops_none(
             assert load.versions_after(time.monotonic()) == {version.version}
     assert {a.status for a in load.answers} == {200}
     assert {a.model_version for a in load.answers} == {first.version, second.version}
+
+
+def test_the_watcher_thread_follows_the_registry_and_stops(store: ArtifactStore) -> None:
+    board = ModelSwitchboard(store, poll_seconds=0.05)
+    first = board.active.version
+    second = copy_of(store, store.get(first), "watched")
+    board.start()
+    try:
+        ArtifactStore(store.root).promote(second.version)
+        deadline = time.monotonic() + 30
+        while board.active.version != second.version:
+            assert time.monotonic() < deadline, "the watcher did not switch"
+            time.sleep(0.02)
+    finally:
+        board.stop()
+    ArtifactStore(store.root).promote(first)
+    time.sleep(0.2)
+    assert board.active.version == second.version  # stopped: no more switching

@@ -59,6 +59,7 @@ FEATURES = (
     "procedure",
     "sources",
     "note_mentions",  # log(1 + mentions in the note): long notes carry more codes
+    "cooccurrence",  # best P(code | a surely named code) in training: BW03ZZZ with J18.9
 )
 _DIAGNOSIS_SECTIONS = frozenset(
     {"assessment_and_plan", "diagnoses", "discharge_diagnoses", "impression"}
@@ -77,6 +78,8 @@ class CodePriors:
     family_notes: Counter[CodeKey] = field(default_factory=Counter)
     lexicon_hits: Counter[CodeKey] = field(default_factory=Counter)
     lexicon_proposals: Counter[CodeKey] = field(default_factory=Counter)
+    # code -> how many training notes carried it together with each other code
+    partners: dict[CodeKey, Counter[CodeKey]] = field(default_factory=dict)
 
     @classmethod
     def fit(
@@ -89,6 +92,8 @@ class CodePriors:
             priors.family_notes.update({family(k) for k in gold})
             priors.lexicon_proposals.update(proposed)
             priors.lexicon_hits.update(k for k in proposed if k in gold)
+            for key in gold:
+                priors.partners.setdefault(key, Counter()).update(k for k in gold if k != key)
         return priors
 
     def lexicon_precision(self, key: CodeKey) -> float:
@@ -112,6 +117,11 @@ class CodePriors:
             "family_notes": rows(self.family_notes),
             "lexicon_hits": rows(self.lexicon_hits),
             "lexicon_proposals": rows(self.lexicon_proposals),
+            "partners": [
+                [s, c, partner_system, partner_code, n]
+                for (s, c), partners in sorted(self.partners.items())
+                for (partner_system, partner_code), n in sorted(partners.items())
+            ],
         }
 
     @classmethod
@@ -119,12 +129,16 @@ class CodePriors:
         def counter(name: str) -> Counter[CodeKey]:
             return Counter({(str(s), str(c)): int(n) for s, c, n in data[name]})
 
+        partners: dict[CodeKey, Counter[CodeKey]] = {}
+        for system, code, partner_system, partner_code, n in data["partners"]:
+            partners.setdefault((system, code), Counter())[(partner_system, partner_code)] = n
         return cls(
             counter("notes"),
             counter("category_notes"),
             counter("family_notes"),
             counter("lexicon_hits"),
             counter("lexicon_proposals"),
+            partners,
         )
 
 
@@ -155,6 +169,8 @@ class CodeFacts:
     billable: Callable[[CodeKey], bool]
     default_code: Callable[[CodeKey], CodeKey | None]  # heading -> the code to assign
     description_stems: Callable[[CodeKey], tuple[str, ...]]
+    # A heading's billable codes beneath it (nearest first), for choosing the subcode.
+    billable_below: Callable[[CodeKey], tuple[CodeKey, ...]] = lambda key: ()
 
 
 def official_codes(mentions: Iterable[Mention]) -> set[CodeKey]:
@@ -193,6 +209,7 @@ def note_features(
         best[2] = max(best[2], score)
     category_count: Counter[CodeKey] = Counter(category(k) for k in keys)
     note_mentions = math.log1p(len(signals.mentions))
+    together = _cooccurrence(named, priors)
     matrix = np.zeros((len(keys), len(FEATURES)), dtype=np.float32)
     for i, key in enumerate(keys):
         row = named.get(key, {})
@@ -222,6 +239,7 @@ def note_features(
             "procedure": float(key[0] == CodeSystem.ICD10PCS.value),
             "sources": sum((bool(row), in_knn, in_classifier, key in hierarchy)),
             "note_mentions": note_mentions,
+            "cooccurrence": together.get(key, 0.0),
         }
         matrix[i] = [values.get(name, 0.0) for name in FEATURES]
     return keys, matrix
@@ -255,13 +273,31 @@ def _mention_features(signals: NoteSignals) -> dict[CodeKey, dict[str, float]]:
     return named
 
 
+def _cooccurrence(
+    named: Mapping[CodeKey, Mapping[str, float]], priors: CodePriors
+) -> dict[CodeKey, float]:
+    """Per code, its best share of the training notes of a surely named code that also
+    carried it (smoothed by one note)."""
+    shares: dict[CodeKey, float] = {}
+    for anchor, row in named.items():
+        if (
+            max(row.get("lexicon_best", 0.0), row.get("learned_best", 0.0))
+            < HIERARCHY_MIN_SIMILARITY
+        ):
+            continue
+        notes = priors.notes[anchor] + 1
+        for partner, together in priors.partners.get(anchor, {}).items():
+            shares[partner] = max(shares.get(partner, 0.0), together / notes)
+    return shares
+
+
 def _hierarchy_candidates(
     named: Mapping[CodeKey, Mapping[str, float]],
     facts: CodeFacts,
     seen_in_category: Mapping[CodeKey, Sequence[CodeKey]],
 ) -> dict[CodeKey, float]:
-    """Codes around strongly named ones: a heading's default code, and the codes training
-    notes carried in the same category. Value: the similarity of the heading that makes
+    """Codes around strongly named ones: a heading's default code and the billable codes
+    beneath it, and the codes training notes carried in the same category. Value: the similarity of the heading that makes
     the code its default (0 for a mere sibling)."""
     found: dict[CodeKey, float] = {}
     for key, row in named.items():
@@ -271,6 +307,8 @@ def _hierarchy_candidates(
         default = facts.default_code(key)
         if default is not None:
             found[default] = max(found.get(default, 0.0), strength)
+        for below in facts.billable_below(key):
+            found.setdefault(below, 0.0)
         for sibling in seen_in_category.get(category(key), ()):
             found.setdefault(sibling, 0.0)
     return found

@@ -49,6 +49,8 @@ RANKER_FOLDER = "ranker"
 # Weaker matches (loose learned phrases, far near matches) inform the ranker but are not
 # shown as evidence: "pain" once named hypertension in a training note.
 MIN_EVIDENCE_SIMILARITY = 0.3
+# A heading proposes at most this many billable codes beneath it, nearest levels first.
+MAX_CODES_BELOW = 40
 # Scores are rounded so that the same note gives byte-identical answers everywhere.
 SCORE_DIGITS = 6
 
@@ -92,7 +94,18 @@ def catalog_facts(catalog: Catalog) -> CodeFacts:
         summary = catalog.get(CodeSystem(key[0]), key[1])
         return () if summary is None else content_stems(summary.description)
 
-    return CodeFacts(billable, default_code, description_stems)
+    @functools.lru_cache(maxsize=100_000)
+    def billable_below(key: CodeKey) -> tuple[CodeKey, ...]:
+        system = CodeSystem(key[0])
+        found: list[CodeKey] = []
+        level = [key[1]]
+        while level and len(found) < MAX_CODES_BELOW:
+            summaries = [c for code in level for c in catalog.children(system, code)]
+            found += [(key[0], c.code) for c in summaries if c.billable]
+            level = [c.code for c in summaries if not c.billable]
+        return tuple(found[:MAX_CODES_BELOW])
+
+    return CodeFacts(billable, default_code, description_stems, billable_below)
 
 
 class RankerModel:

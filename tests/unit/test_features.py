@@ -77,3 +77,16 @@ def test_hierarchy_and_description_features() -> None:
     assert sibling["hierarchy_only"] == 1.0 and sibling["train_notes"] > 0
     assert found[("icd10cm", "I10")]["knn"] == pytest.approx(0.5)
     assert found[("icd10cm", "E11")]["billable"] == 0.0
+
+
+def test_codes_carried_with_a_surely_named_code_get_their_share() -> None:
+    priors = CodePriors(
+        notes=Counter({("icd10cm", "E11"): 3}),
+        partners={("icd10cm", "E11"): Counter({("icd10cm", "I10"): 2})},
+    )
+    signals = NoteSignals(MENTIONS, {("icd10cm", "I10"): 0.5}, {}, len(NOTE), frozenset())
+    keys, matrix = note_features(signals, priors, FACTS, {"icd10cm"})
+    row = dict(zip(FEATURES, map(float, matrix[keys.index(("icd10cm", "I10"))]), strict=True))
+    assert row["cooccurrence"] == pytest.approx(2 / 4)  # 2 of E11's 3 notes, plus one
+    restored = CodePriors.from_json(priors.to_json())
+    assert restored.partners == priors.partners and restored.notes == priors.notes

@@ -236,7 +236,8 @@ def note_features(
             "description_missing": len(described) - found,
             "billable": float(facts.billable(key)),
             "code_length": len(key[1].replace(".", "")),
-            "procedure": float(key[0] == CodeSystem.ICD10PCS.value),
+            # HCPCS and CPT, like PCS, code what was done or supplied.
+            "procedure": float(key[0] != CodeSystem.ICD10CM.value),
             "sources": sum((bool(row), in_knn, in_classifier, key in hierarchy)),
             "note_mentions": note_mentions,
             "cooccurrence": together.get(key, 0.0),
@@ -297,8 +298,8 @@ def _hierarchy_candidates(
     seen_in_category: Mapping[CodeKey, Sequence[CodeKey]],
 ) -> dict[CodeKey, float]:
     """Codes around strongly named ones: a heading's default code and the billable codes
-    beneath it, and the codes training notes carried in the same category. Value: the similarity of the heading that makes
-    the code its default (0 for a mere sibling)."""
+    beneath it, and the codes training notes carried in the same category. Value: the
+    similarity of the heading that makes the code its default (0 for the others)."""
     found: dict[CodeKey, float] = {}
     for key, row in named.items():
         strength = max(row.get("lexicon_best", 0.0), row.get("learned_best", 0.0))

@@ -14,7 +14,7 @@ Files in the artifact folder (besides the store's metadata.json):
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -132,14 +132,25 @@ class RankerModel:
         return reader.read(text, self.learned)
 
     def score(
-        self, texts: Sequence[str], mentions: Sequence[Sequence[Mention]], facts: CodeFacts
+        self,
+        texts: Sequence[str],
+        mentions: Sequence[Sequence[Mention]],
+        facts: CodeFacts,
+        systems: Collection[str] | None = None,
     ) -> list[list[tuple[CodeKey, float]]]:
-        """Per note, every candidate code with its score, best first (ties by code)."""
+        """Per note, every candidate code of `systems` (default: the model's) with its
+        score, best first (ties by code).
+
+        A system the model was not trained on (HCPCS and CPT, when the training encounters
+        carry none) is scored from its dictionary evidence like the others, with no gate
+        and no threshold: its codes are ranked but never recommended.
+        """
+        wanted = self.systems if systems is None else tuple(systems)
         signals = self.signals.signals(texts, mentions)
         ranked = []
         for signal in signals:
             keys, matrix = note_features(
-                signal, self.signals.priors_, facts, self.systems, self.signals.seen_in_category_
+                signal, self.signals.priors_, facts, wanted, self.signals.seen_in_category_
             )
             scores = self.probabilities(matrix)
             scored = [
@@ -157,11 +168,15 @@ class RankerModel:
         best: dict[str, float] = {}
         for key, score in scored:
             best[key[0]] = max(best.get(key[0], 0.0), score)
-        open_systems = {s for s, top in best.items() if top >= self.decisions[s].gate}
+        open_systems = {
+            s for s, top in best.items() if s not in self.decisions or top >= self.decisions[s].gate
+        }
         return [(key, score) for key, score in scored if key[0] in open_systems]
 
     def recommends(self, key: CodeKey, score: float, billable: bool) -> bool:
-        decision = self.decisions[key[0]]
+        decision = self.decisions.get(key[0])
+        if decision is None:  # not trained on this system: nothing learned to decide by
+            return False
         return score >= decision.threshold and (billable or not decision.billable_only)
 
     def suggest(
@@ -181,9 +196,7 @@ class RankerModel:
         wanted = {s.value for s in systems}
         evidence = _evidence_by_code(mentions, facts)
         suggestions = []
-        for key, score in self.score([text], [mentions], facts)[0]:
-            if key[0] not in wanted:
-                continue
+        for key, score in self.score([text], [mentions], facts, sorted(wanted))[0]:
             system = CodeSystem(key[0])
             summary = catalog.get(system, key[1])
             if summary is None:

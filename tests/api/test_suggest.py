@@ -109,3 +109,13 @@ def test_annotate_limits_candidates_per_mention(client: TestClient) -> None:
     assert all(len(m["candidates"]) == 1 for m in response.json()["mentions"])
     refused = client.post("/annotate", json={"text": NOTE, "max_candidates": 0})
     assert refused.status_code == 422
+
+
+def test_systems_the_model_was_not_trained_on_are_ranked_but_not_recommended(
+    client: TestClient,
+) -> None:
+    note = "The patient was given a standard wheelchair."
+    suggestions = suggest(client, text=note, systems=["hcpcs"])["suggestions"]
+    assert "K0001" in [s["code"] for s in suggestions]
+    assert {s["system"] for s in suggestions} == {"hcpcs"}
+    assert not any(s["recommended"] for s in suggestions)

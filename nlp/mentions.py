@@ -20,6 +20,9 @@ class CandidateSource(StrEnum):
     LEXICON = "lexicon"  # an official term (catalog, Alphabetic Index and its tables)
     NEAR = "near"  # an official term found by approximate linking
     LEARNED = "learned"  # a phrase a trained model learned from coded evidence
+    # A complete ICD-10-PCS code composed from a procedure statement's words: root
+    # operation, body part, approach, device and qualifier read from the sentence.
+    COMPOSED = "composed"
 
 
 class CandidateCode(NamedTuple):

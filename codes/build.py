@@ -25,6 +25,7 @@ from codes.errors import CatalogNotBuiltError, SourceFileError
 from codes.folders import replace_folder, staging_folder
 from codes.hcpcs import find_hcpcs_file, read_hcpcs
 from codes.icd10pcs import read_icd10pcs
+from codes.pcs_structure import save_pcs_structure
 from codes.records import CodeRecord
 from codes.search import SearchEntry, build_search_index
 from codes.store import write_records
@@ -85,6 +86,8 @@ def build_catalog(data_dir: Path, out_dir: Path, cpt_file: Path | None = None) -
         json.dumps([list(_as_row(s)) for s in pcs.axis_synonyms], ensure_ascii=False),
         encoding="utf-8",
     )
+    # The tables as data, for composing complete codes from procedure statements.
+    save_pcs_structure(staging, pcs.structure())
     manifest = {
         "format": FORMAT_VERSION,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -10,6 +10,7 @@ from typing import Any
 from codes.errors import CatalogNotBuiltError, SystemNotLoadedError, UnknownCodeError
 from codes.folders import read_built_json
 from codes.normalize import normalize_code
+from codes.pcs_structure import PcsStructure, load_pcs_structure
 from codes.records import CodeRecord
 from codes.search import SearchIndex
 from codes.store import CatalogStore
@@ -261,6 +262,10 @@ class Catalog:
                 f"{code} is a {summary.kind.replace('_', ' ')} prefix: a PCS code has 7 characters"
             )
         return f"{code} is a {summary.kind} heading, not a code to assign"
+
+    def pcs_structure(self) -> PcsStructure:
+        """The ICD-10-PCS tables as data (rows, axis synonyms, operation terms), read anew."""
+        return load_pcs_structure(self.folder)
 
     def search(self, system: CodeSystem, query: str, limit: int = 20) -> list[CodeSummary]:
         table = self._table(system)

@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.profiles import Profile
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -32,6 +34,12 @@ class Settings(BaseSettings):
     link_k: int = Field(default=10, ge=1, le=100, description="Near codes kept per mention")
     link_threshold: float = Field(
         default=0.7, ge=0.0, le=1.0, description="Cosine similarity a near alias needs"
+    )
+
+    conventions: Profile = Field(
+        default=Profile.US,
+        description="Coding conventions that decide `recommended` when a request does not"
+        " say: us (ICD-10-CM/PCS Official Guidelines) or learned (the training coders' habits)",
     )
 
     admin_token: SecretStr | None = Field(

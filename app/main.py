@@ -28,7 +28,7 @@ def build_suggest_service(settings: Settings) -> SuggestService:
     reader = NoteReader.load(settings.lexicon_dir, linking)
     models = ModelSwitchboard(ArtifactStore(settings.models_dir), settings.model_poll_seconds)
     logger.info("catalog, note reader and model loaded in %.1f s", time.perf_counter() - started)
-    return SuggestService(catalog, reader, models)
+    return SuggestService(catalog, reader, models, conventions=settings.conventions)
 
 
 def create_app(settings: Settings, service: SuggestService | None = None) -> FastAPI:

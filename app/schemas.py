@@ -47,6 +47,12 @@ class AnnotateRequest(NoteRequest):
 
 class SuggestRequest(NoteRequest):
     limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 30
+    conventions: Literal["us", "learned"] | None = Field(
+        default=None,
+        description="Coding conventions deciding `recommended`: us (ICD-10-CM and ICD-10-PCS"
+        " Official Guidelines FY2026) or learned (what the model's training coders did);"
+        " default: the service's setting (MEDCODE_CONVENTIONS, us unless changed)",
+    )
 
 
 class Evidence(BaseModel):
@@ -65,10 +71,15 @@ class Suggestion(BaseModel):
     recommended: bool
     billable: bool
     evidence: list[Evidence]
+    notes: list[str] = Field(
+        description="Why the conventions recommend it or not, with the guideline section:"
+        " 'integral to J18.9 (I.B.5)', 'replaced by E11.621: combination code'"
+    )
 
 
 class SuggestResponse(BaseModel):
     model_version: str
+    conventions: Literal["us", "learned"]
     note_id: str | None = None
     suggestions: list[Suggestion]
 

@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument("--system", action="append", choices=[s.value for s in CodeSystem])
     suggest.add_argument("--limit", type=int, default=30)
     suggest.add_argument("--setting", choices=["inpatient", "outpatient"])
+    suggest.add_argument(
+        "--conventions", choices=["us", "learned"], help="default: MEDCODE_CONVENTIONS (us)"
+    )
     suggest.set_defaults(run=_suggest)
 
     codes = commands.add_parser("codes", help="the code-set catalog").add_subparsers(
@@ -99,11 +102,13 @@ def _suggest(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     service = build_suggest_service(settings)
     systems = [CodeSystem(s) for s in args.system] if args.system else None
-    result = service.suggest(text, systems, args.limit, args.setting)
+    result = service.suggest(text, systems, args.limit, args.setting, args.conventions)
     for s in result.suggestions:
         mark = "*" if s.recommended else " "
         evidence = "; ".join(f"{e.text!r}@{e.start} {e.assertion}" for e in s.evidence[:3])
         print(f"{mark} {s.score:.3f} {s.system.value:8} {s.code:9} {s.description}  [{evidence}]")
+        for why in s.notes:
+            print(f"{'':26}- {why}")
     return 0
 
 

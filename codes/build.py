@@ -20,6 +20,7 @@ from codes.catalog import (
     search_index_path,
     table_path,
 )
+from codes.cm_conventions import build_cm_conventions, save_cm_conventions
 from codes.cpt import read_cpt
 from codes.errors import CatalogNotBuiltError, SourceFileError
 from codes.folders import replace_folder, staging_folder
@@ -82,6 +83,10 @@ def build_catalog(data_dir: Path, out_dir: Path, cpt_file: Path | None = None) -
             "codes": len(records),
             "billable": sum(r.billable for r in records),
         }
+    cm_codes = {r.code for r in systems[CodeSystem.ICD10CM]}
+    save_cm_conventions(
+        staging, build_cm_conventions(systems[CodeSystem.ICD10CM], data_dir, cm_codes.__contains__)
+    )
     (staging / "pcs_axis_synonyms.json").write_text(
         json.dumps([list(_as_row(s)) for s in pcs.axis_synonyms], ensure_ascii=False),
         encoding="utf-8",

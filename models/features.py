@@ -171,6 +171,9 @@ class CodeFacts:
     description_stems: Callable[[CodeKey], tuple[str, ...]]
     # A heading's billable codes beneath it (nearest first), for choosing the subcode.
     billable_below: Callable[[CodeKey], tuple[CodeKey, ...]] = lambda key: ()
+    # The stems of the code's names and its ancestors' (descriptions, inclusion and index
+    # terms): what a span must speak of to be shown as the code's evidence.
+    vocabulary: Callable[[CodeKey], frozenset[str]] = lambda key: frozenset()
 
 
 def official_codes(mentions: Iterable[Mention]) -> set[CodeKey]:

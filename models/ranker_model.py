@@ -27,10 +27,10 @@ from codes.errors import MedcodeError
 from codes.folders import read_built_json
 from codes.systems import CodeSystem
 from models.artifacts import ArtifactInfo, ArtifactStore
+from models.evidence import note_evidence
 from models.features import FEATURES, CodeFacts, CodeKey, note_features
-from models.guidelines import Setting, support_weight
 from models.signals import SignalModel, SignalParameters
-from models.suggestions import EvidenceSpan, ScoredCode
+from models.suggestions import RankedCode
 from models.tree_ensemble import TreeEnsemble
 from nlp.aliases import Alias
 from nlp.lexicon import load_lexicon, save_lexicon
@@ -46,9 +46,9 @@ RETRAIN = "train a model with `medcode train`"
 PHRASES_FOLDER = "phrases"
 SIGNALS_FOLDER = "signals"
 RANKER_FOLDER = "ranker"
-# Weaker matches (loose learned phrases, far near matches) inform the ranker but are not
-# shown as evidence: "pain" once named hypertension in a training note.
-MIN_EVIDENCE_SIMILARITY = 0.3
+# Levels whose names are too broad to tell what a span is about ("Diseases of the
+# circulatory system", "Imaging").
+_NAMELESS_LEVELS = frozenset({"chapter", "block", "section"})
 # A heading proposes at most this many billable codes beneath it, nearest levels first.
 MAX_CODES_BELOW = 40
 # Scores are rounded so that the same note gives byte-identical answers everywhere.
@@ -105,7 +105,20 @@ def catalog_facts(catalog: Catalog) -> CodeFacts:
             level = [c.code for c in summaries if not c.billable]
         return tuple(found[:MAX_CODES_BELOW])
 
-    return CodeFacts(billable, default_code, description_stems, billable_below)
+    @functools.lru_cache(maxsize=100_000)
+    def vocabulary(key: CodeKey) -> frozenset[str]:
+        system = CodeSystem(key[0])
+        stems: set[str] = set()
+        for code in [key[1], *(a.code for a in catalog.ancestors(system, key[1]))]:
+            summary = catalog.get(system, code)
+            if summary is None or summary.kind in _NAMELESS_LEVELS:
+                break
+            record = catalog.record(system, code)
+            for name in (record.description, *record.terms):
+                stems.update(content_stems(name))
+        return frozenset(stems)
+
+    return CodeFacts(billable, default_code, description_stems, billable_below, vocabulary)
 
 
 class RankerModel:
@@ -173,52 +186,41 @@ class RankerModel:
         }
         return [(key, score) for key, score in scored if key[0] in open_systems]
 
-    def recommends(self, key: CodeKey, score: float, billable: bool) -> bool:
+    def above_threshold(self, key: CodeKey, score: float) -> bool:
+        """The model's own decision: its system's threshold (the gate is already applied)."""
         decision = self.decisions.get(key[0])
         if decision is None:  # not trained on this system: nothing learned to decide by
             return False
-        return score >= decision.threshold and (billable or not decision.billable_only)
+        return score >= decision.threshold
 
-    def suggest(
+    def rank(
         self,
         text: str,
         mentions: Sequence[Mention],
-        catalog: Catalog,
         facts: CodeFacts,
-        systems: Sequence[CodeSystem],
-        limit: int,
-        setting: Setting,
-    ) -> list[ScoredCode]:
-        """Ranked codes of the wanted systems, with their evidence spans and descriptions.
+        systems: Collection[str],
+    ) -> list[RankedCode]:
+        """Every candidate code of the wanted systems, best first, with its evidence.
 
         `facts`: `catalog_facts(catalog)`, made once per catalog (it caches lookups).
         """
-        wanted = {s.value for s in systems}
-        evidence = _evidence_by_code(mentions, facts)
-        suggestions = []
-        for key, score in self.score([text], [mentions], facts, sorted(wanted))[0]:
-            system = CodeSystem(key[0])
-            summary = catalog.get(system, key[1])
-            if summary is None:
-                continue
-            spans = evidence.get(key, [])
-            supported = not spans or any(
-                support_weight(s.assertion, system, key[1], setting) > 0 for s in spans
-            )
-            suggestions.append(
-                ScoredCode(
-                    system=system,
+        spans = note_evidence(mentions, facts, self.signals.priors_.partners)
+        ranked = []
+        for key, score in self.score([text], [mentions], facts, sorted(systems))[0]:
+            evidence, named = spans.evidence(key)
+            ranked.append(
+                RankedCode(
+                    system=CodeSystem(key[0]),
                     code=key[1],
-                    description=summary.description,
                     score=score,
-                    recommended=supported and self.recommends(key, score, summary.billable),
-                    billable=summary.billable,
-                    evidence=tuple(sorted(set(spans), key=lambda s: (s.start, s.end))),
+                    above_threshold=self.above_threshold(key, score),
+                    evidence=evidence,
+                    related=() if evidence else spans.related(key),
+                    named=named,
+                    composed=spans.composed.get(key, 0.0),
                 )
             )
-            if len(suggestions) == limit:
-                break
-        return suggestions
+        return ranked
 
     # ---- files -----------------------------------------------------------------------------
 
@@ -264,27 +266,6 @@ class RankerModel:
             decisions,
             parameters,
         )
-
-
-def _evidence_by_code(
-    mentions: Sequence[Mention], facts: CodeFacts
-) -> dict[CodeKey, list[EvidenceSpan]]:
-    """The mentions that surely enough name each code (or a heading whose default code it
-    is)."""
-    evidence: dict[CodeKey, list[EvidenceSpan]] = {}
-    for mention in mentions:
-        span = EvidenceSpan(
-            mention.start, mention.end, mention.text, mention.section, mention.assertion
-        )
-        for candidate in mention.candidates:
-            if candidate.similarity < MIN_EVIDENCE_SIMILARITY:
-                continue
-            key = (candidate.system.value, candidate.code)
-            evidence.setdefault(key, []).append(span)
-            default = facts.default_code(key)
-            if default is not None:
-                evidence.setdefault(default, []).append(span)
-    return evidence
 
 
 def load_artifact(store: ArtifactStore, version: str) -> tuple[ArtifactInfo, RankerModel]:

@@ -21,26 +21,30 @@ most of the work here is choosing which words a note must contain:
 What was skipped is counted and logged per file.
 """
 
-import csv
 import itertools
 import logging
 import re
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from codes.errors import SourceFileError
+from codes.cm_index import (
+    CODE_SHAPE,
+    IndexCodes,
+    IndexEntry,
+    read_index_csv,
+    read_index_xml,
+)
+from codes.cm_index import (
+    find_cm_tables as find_cm_tables,  # the readers of the files live in codes/
+)
 from codes.systems import CodeSystem
 from codes.text import fold
-from codes.xml_files import parse_xml
 from nlp.aliases import Alias
 from nlp.terms import content_stems
 
 logger = logging.getLogger(__name__)
-
-IsCode = Callable[[str], bool]
 
 # How surely a phrase means its code (Alias.weight). Index rows are the official wording.
 # Table phrases are ours ("<drug> overdose", "<site> cancer"), so they count for less, and
@@ -206,134 +210,19 @@ def _extend(prefixes: Sequence[_Phrase], phrases: Sequence[_Phrase]) -> tuple[_P
     return tuple(a.join(b) for a, b in itertools.islice(pairs, MAX_VARIANTS))
 
 
-# --- Reading the sources ----------------------------------------------------------------
-
-
-@dataclass(slots=True, eq=False)
-class _Entry:
-    """One index row: a main term or a subterm."""
-
-    title: str  # without non-essential modifiers
-    codes: dict[int, str]  # raw code by table column; index rows use column 0
-    see: str = ""
-    # "Toxic - see also condition": the index marks adjectives that only qualify a condition.
-    adjective: bool = False
-    # The source lost part of the title (see _WORD_PIECE): the row cannot be phrased.
-    cut: bool = False
-    children: list["_Entry"] = field(default_factory=list)
-
-
-# A non-essential modifier that continues the word before it: "May(-Hegglin)" is the
-# eponym "May-Hegglin", not the word "may".
-_EPONYM_TAIL = re.compile(r"\(-\s*([^)]+)\)")
-# The CSV keeps only the title text before a modifier, so "Cancer(o)phobia" arrives as
-# "Cancer" and "Fanconi('s) anemia" as "Fanconi". A modifier inside a word means the title
-# was cut. Plurals ("(s)", "(es)") end the word, and short words ("(of)") are modifiers.
-_WORD_PIECE = re.compile(r"\((?!(?:s|es|of|to|in|on|by|at|as|or)\))[a-z]{1,2}\)|\('s\)")
-_CSV_COLUMNS = ("Level", "Term", "See", "SeeAlso", "NonEssModif", "Code")
-
-
-def _eponym_tail(nemod: str) -> str:
-    match = _EPONYM_TAIL.match(nemod.strip())
-    return f"-{match.group(1).strip()}" if match else ""
-
-
-def _read_index_csv(path: Path) -> list[_Entry]:
-    """The term tree of the flat index CSV (RowID,Letter,Level,Term,See,SeeAlso,NonEssModif,Code).
-
-    A row's parent is the nearest earlier row one level up.
-    """
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            return _csv_tree(path, csv.DictReader(handle))
-    except OSError as error:
-        raise SourceFileError(f"cannot read {path}: {error}") from error
-
-
-def _csv_tree(path: Path, reader: "csv.DictReader[str]") -> list[_Entry]:
-    missing = [c for c in _CSV_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise SourceFileError(f"{path} is not an ICD-10-CM index CSV: no {', '.join(missing)}")
-    roots: list[_Entry] = []
-    path_to_row: list[_Entry] = []  # [main term, level-1 subterm, ...] of the current row
-    for row in reader:
-        nemod = (row["NonEssModif"] or "").strip()
-        entry = _Entry(
-            title=(row["Term"] or "").strip() + _eponym_tail(nemod),
-            codes={0: row["Code"].strip()} if row["Code"] else {},
-            see=(row["See"] or "").strip(),
-            adjective=(row["SeeAlso"] or "").strip().lower() == "condition",
-            cut=bool(_WORD_PIECE.match(nemod)),
-        )
-        level = _level(path, reader.line_num, row["Level"])
-        del path_to_row[level:]
-        (path_to_row[-1].children if path_to_row else roots).append(entry)
-        path_to_row.append(entry)
-    return roots
-
-
-def _level(path: Path, line: int, value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        raise SourceFileError(f"{path}:{line}: Level {value!r} is not a number") from None
-
-
-def _read_index_xml(path: Path, first_heading: str | None) -> list[_Entry]:
-    """The main terms of a CDC index XML (external-cause index, drug or neoplasm table).
-
-    `first_heading` is the first column heading a table must have ("Substance",
-    "Neoplasm"); None for the external-cause index, which has no columns.
-    """
-    root = parse_xml(path)
-    heading = (root.findtext("indexHeading/head") or "").strip()
-    if root.tag != "ICD10CM.index" or (first_heading and not heading.startswith(first_heading)):
-        expected = f"the {first_heading} table" if first_heading else "the external-cause index"
-        raise SourceFileError(f"{path} is not {expected} of ICD-10-CM")
-    return [_xml_entry(element) for element in root.iter("mainTerm")]
-
-
-def _xml_entry(element: ET.Element) -> _Entry:
-    codes = {int(c.get("col", "0")): (c.text or "").strip() for c in element.findall("cell")}
-    if (code := element.findtext("code")) is not None:
-        codes[0] = code.strip()
-    see = element.find("see")
-    return _Entry(
-        title=_xml_title(element.find("title")),
-        codes=codes,
-        see=" ".join("".join(see.itertext()).split()) if see is not None else "",
-        adjective=(element.findtext("seeAlso") or "").strip().lower() == "condition",
-        children=[_xml_entry(term) for term in element.findall("term")],
-    )
-
-
-def _xml_title(title: ET.Element | None) -> str:
-    """The title's own words: the text around <nemod>, without the modifier itself."""
-    if title is None:
-        return ""
-    pieces = [title.text or ""]
-    for child in title:
-        if child.tag == "nemod":
-            pieces.append(_eponym_tail(child.text or ""))
-        else:
-            pieces.append("".join(child.itertext()))
-        pieces.append(child.tail or "")
-    return " ".join("".join(pieces).split())
-
-
 # --- Walking the tree -------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class _Visit:
-    entry: _Entry
-    parent: _Entry | None
+    entry: IndexEntry
+    parent: IndexEntry | None
     phrases: tuple[_Phrase, ...]  # the path's phrasings, main term first
     adds_words: bool  # False for "with", "unspecified site": the parent's phrases
 
 
 def _walk(
-    entries: Iterable[_Entry], skipped: Counter[str], parent: _Entry | None = None
+    entries: Iterable[IndexEntry], skipped: Counter[str], parent: IndexEntry | None = None
 ) -> Iterator[_Visit]:
     """Every row that can be phrased, main terms first, in document order."""
     # Titles repeat ("with", "right", "specified NEC"): phrase each once.
@@ -342,11 +231,11 @@ def _walk(
 
 
 def _visits(
-    entries: Iterable[_Entry],
+    entries: Iterable[IndexEntry],
     skipped: Counter[str],
     titles: dict[tuple[str, bool], tuple[_Phrase, ...] | None],
     prefixes: tuple[_Phrase, ...],
-    parent: _Entry | None,
+    parent: IndexEntry | None,
 ) -> Iterator[_Visit]:
     for entry in entries:
         if entry.cut:
@@ -391,27 +280,27 @@ class _Resolver:
     over, so the reference lands on the generic row.
     """
 
-    def __init__(self, roots: list[_Entry]) -> None:
+    def __init__(self, roots: list[IndexEntry]) -> None:
         self._keys: dict[int, list[tuple[str, ...]]] = {}
-        self._found: dict[str, _Entry | None] = {}
-        self._roots: dict[str, list[_Entry]] = {}
+        self._found: dict[str, IndexEntry | None] = {}
+        self._roots: dict[str, list[IndexEntry]] = {}
         for root in roots:
             for first in {key[0][:4] for key in self._entry_keys(root)}:
                 self._roots.setdefault(first, []).append(root)
 
-    def find(self, reference: str) -> _Entry | None:
+    def find(self, reference: str) -> IndexEntry | None:
         if reference not in self._found:
             self._found[reference] = self._find(reference)
         return self._found[reference]
 
-    def _find(self, reference: str) -> _Entry | None:
+    def _find(self, reference: str) -> IndexEntry | None:
         parts = [p for p in reference.split(",") if not p.strip().lower().startswith("by ")]
         words = tuple(word for part in parts for word in _key(part))
         if not words:
             return None
         return self._match(self._roots.get(words[0][:4], []), words)
 
-    def _match(self, entries: Iterable[_Entry], words: tuple[str, ...]) -> _Entry | None:
+    def _match(self, entries: Iterable[IndexEntry], words: tuple[str, ...]) -> IndexEntry | None:
         for entry in entries:
             for key in self._entry_keys(entry):
                 fits = len(key) <= len(words) and _same_word(key[0], words[0])
@@ -422,7 +311,7 @@ class _Resolver:
                         return found
         return None
 
-    def _reachable(self, entry: _Entry) -> Iterator[_Entry]:
+    def _reachable(self, entry: IndexEntry) -> Iterator[IndexEntry]:
         """Children, looking through wordless connector rows ("with", "due to")."""
         for child in entry.children:
             if self._entry_keys(child):
@@ -430,7 +319,7 @@ class _Resolver:
             else:
                 yield from self._reachable(child)
 
-    def _entry_keys(self, entry: _Entry) -> list[tuple[str, ...]]:
+    def _entry_keys(self, entry: IndexEntry) -> list[tuple[str, ...]]:
         """The word sequences that name an entry, longest first."""
         keys = self._keys.get(id(entry))
         if keys is None:
@@ -443,46 +332,8 @@ class _Resolver:
 
 # --- Codes ------------------------------------------------------------------------------
 
-_CODE_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
 
-
-class _Codes:
-    """Turns a table or index code into a catalog code, remembering the answers."""
-
-    def __init__(self, is_code: IsCode) -> None:
-        self._is_code = is_code
-        self._known: dict[str, str | None] = {}
-        self.invalid: set[str] = set()
-
-    def complete(self, raw: str) -> str | None:
-        """'T39.1X1' -> 'T39.1X1A'; 'I21.-' -> 'I21'; 'W11' -> 'W11.XXXA'; '--' -> None."""
-        if raw not in self._known:
-            self._known[raw] = self._complete(raw)
-        return self._known[raw]
-
-    def _complete(self, raw: str) -> str | None:
-        compact = raw.strip().rstrip("-.").replace(".", "").upper()
-        if not _CODE_SHAPE.fullmatch(compact):
-            return None  # "-", "--": no code in this column
-        # Injury, poisoning and external-cause codes need a 7th character; the index
-        # stops before it (and before its "X" placeholders). "A", the initial encounter,
-        # is the one a note about the event means. The catalog decides whether it exists.
-        if len(compact) < 7:
-            initial = _dotted(compact.ljust(6, "X") + "A")
-            if self._is_code(initial):
-                return initial
-        code = _dotted(compact)
-        if self._is_code(code):
-            return code
-        self.invalid.add(raw)
-        return None
-
-
-def _dotted(compact: str) -> str:
-    return f"{compact[:3]}.{compact[3:]}" if len(compact) > 3 else compact
-
-
-def _completes(parent: _Entry | None) -> bool:
+def _completes(parent: IndexEntry | None) -> bool:
     """Whether a wordless subterm ("unspecified site", "without hemorrhage") may stand
     for its parent's phrases: only when the parent's code needs more characters
     ("S72.00-") and the subterm gives the default. A parent with a full code means
@@ -511,7 +362,7 @@ _EVERYDAY_WORDS = frozenset(
 class _Aliases:
     """The aliases of one source, de-duplicated and counted."""
 
-    def __init__(self, source: str, codes: _Codes) -> None:
+    def __init__(self, source: str, codes: IndexCodes) -> None:
         self.source = source
         self.codes = codes
         self.skipped: Counter[str] = Counter()
@@ -558,7 +409,7 @@ def _reference_problem(reference: str) -> str:
     return "see_unresolved"
 
 
-def _index_aliases(roots: list[_Entry], aliases: _Aliases, weight: float) -> None:
+def _index_aliases(roots: list[IndexEntry], aliases: _Aliases, weight: float) -> None:
     """Aliases of the main index or the external-cause index: one code per row."""
     resolver = _Resolver(roots)
     for visit in _walk(roots, aliases.skipped):
@@ -640,7 +491,7 @@ def _phrased(
 
 
 def _table_visits(
-    roots: list[_Entry], aliases: _Aliases, skip_root: bool
+    roots: list[IndexEntry], aliases: _Aliases, skip_root: bool
 ) -> Iterator[tuple[_Visit, dict[int, str], float]]:
     """Each table row with the cells it stands for: its own, or those its `See` names."""
     resolver = _Resolver(roots)
@@ -659,8 +510,8 @@ def _table_visits(
                 aliases.skipped[_reference_problem(entry.see)] += 1
 
 
-def _has_cells(entry: _Entry) -> bool:
-    return any(_CODE_SHAPE.match(raw.strip().upper()) for raw in entry.codes.values())
+def _has_cells(entry: IndexEntry) -> bool:
+    return any(CODE_SHAPE.match(raw.strip().upper()) for raw in entry.codes.values())
 
 
 # --- Public API -------------------------------------------------------------------------
@@ -671,15 +522,15 @@ def cm_index_aliases(index_csv: Path, is_code: Callable[[str], bool]) -> list[Al
 
     Raises SourceFileError when the file is missing or is not the index CSV.
     """
-    aliases = _Aliases("cm_index", _Codes(is_code))
-    _index_aliases(_read_index_csv(index_csv), aliases, INDEX_WEIGHT)
+    aliases = _Aliases("cm_index", IndexCodes(is_code))
+    _index_aliases(read_index_csv(index_csv), aliases, INDEX_WEIGHT)
     return aliases.result(index_csv)
 
 
 def external_cause_aliases(eindex_xml: Path, is_code: Callable[[str], bool]) -> list[Alias]:
     """Aliases from the External Cause of Injuries Index XML (source "external_cause")."""
-    aliases = _Aliases("external_cause", _Codes(is_code))
-    _index_aliases(_read_index_xml(eindex_xml, None), aliases, TABLE_WEIGHT)
+    aliases = _Aliases("external_cause", IndexCodes(is_code))
+    _index_aliases(read_index_xml(eindex_xml, None), aliases, TABLE_WEIGHT)
     return aliases.result(eindex_xml)
 
 
@@ -690,10 +541,10 @@ def drug_table_aliases(drug_xml: Path, is_code: Callable[[str], bool]) -> list[A
     (accidental), "intentional overdose" / "suicide attempt", "adverse effect" /
     "side effect" / "induced", "underdosing" (see _DRUG_TEMPLATES).
     """
-    aliases = _Aliases("drug", _Codes(is_code))
+    aliases = _Aliases("drug", IndexCodes(is_code))
     cache: dict[str, _Phrase] = {}
     for visit, cells, factor in _table_visits(
-        _read_index_xml(drug_xml, "Substance"), aliases, False
+        read_index_xml(drug_xml, "Substance"), aliases, False
     ):
         for column, templates in _DRUG_TEMPLATES.items():
             code = aliases.codes.complete(cells.get(column, ""))
@@ -712,9 +563,9 @@ def neoplasm_table_aliases(neoplasm_xml: Path, is_code: Callable[[str], bool]) -
     "<site> neoplasm uncertain behavior", "<site> tumor" (unspecified behaviour). The
     table's own root ("Neoplasm, neoplastic": no site) is not phrased.
     """
-    aliases = _Aliases("neoplasm", _Codes(is_code))
+    aliases = _Aliases("neoplasm", IndexCodes(is_code))
     cache: dict[str, _Phrase] = {}
-    roots = _read_index_xml(neoplasm_xml, "Neoplasm")
+    roots = read_index_xml(neoplasm_xml, "Neoplasm")
     for visit, cells, factor in _table_visits(roots, aliases, True):
         if _MORPHOLOGY.search(visit.entry.title):
             _add_morphology_row(visit, cells, aliases, factor)
@@ -739,40 +590,3 @@ def _add_morphology_row(
         if code:
             aliases.add(visit.phrases, code, TABLE_WEIGHT * factor, False)
             return
-
-
-# What find_cm_tables looks for under <folder>/cms, by key.
-_TABLE_FILES = {
-    "index": re.compile(r"icd10cm_\d{4}_index\.csv", re.IGNORECASE),
-    "drug": re.compile(r"icd10cm[-_]drug[-_].*\.xml", re.IGNORECASE),
-    "neoplasm": re.compile(r"icd10cm[-_]neoplasm[-_].*\.xml", re.IGNORECASE),
-    "eindex": re.compile(r"icd10cm[-_]eindex[-_].*\.xml", re.IGNORECASE),
-}
-_YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-
-
-def find_cm_tables(folder: Path) -> dict[str, Path]:
-    """The newest index CSV and drug / neoplasm / external-cause XML under `folder`/cms.
-
-    Keys: "index", "drug", "neoplasm", "eindex"; a kind with no file is absent. Newest
-    means the highest fiscal year in the name, and within a year a mid-year update
-    ("icd10cm-drug-April-1-2026-XML.xml") over the October release.
-    """
-    found: dict[str, tuple[tuple[int, int, str], Path]] = {}
-    cms = folder / "cms"
-    candidates = sorted(cms.rglob("*")) if cms.is_dir() else []
-    for path in candidates:
-        for kind, pattern in _TABLE_FILES.items():
-            if path.is_file() and pattern.fullmatch(path.name):
-                rank = _release_rank(path.name)
-                if kind not in found or found[kind][0] < rank:
-                    found[kind] = (rank, path)
-    return {kind: path for kind, (_, path) in sorted(found.items())}
-
-
-def _release_rank(name: str) -> tuple[int, int, str]:
-    years = _YEAR.findall(name)
-    lowered = name.lower()
-    month = next((i + 1 for i, m in enumerate(_MONTHS) if re.search(rf"\b{m}", lowered)), 0)
-    return (int(years[-1]) if years else 0, month, name)

@@ -10,9 +10,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from codes.catalog import Catalog
+from codes.systems import CodeSystem
 from models.features import CodeKey
-from models.ranker_model import RankerModel, catalog_facts
+from models.guidelines import Setting
+from models.profiles import Profile
+from models.ranker_model import RankerModel
+from models.suggester import Suggester
 from models.text_sources import CodeClassifierSource, NoteVectorizer
 from nlp.pipeline import NoteReader
 from training.encounters import Encounter
@@ -47,18 +50,21 @@ def predict(
     model: RankerModel,
     encounters: Sequence[Encounter],
     reader: NoteReader,
-    catalog: Catalog,
+    suggester: Suggester,
+    profile: Profile,
+    setting: Setting = None,
     progress: bool = False,
 ) -> Predictions:
-    facts = catalog_facts(catalog)
+    """What /suggest answers for each encounter under `profile`: every ranked code in
+    order, and the recommended ones."""
+    systems = [CodeSystem(s) for s in model.systems]
     ranked: dict[str, dict[str, list[tuple[str, float]]]] = {s: {} for s in model.systems}
     recommended: dict[str, dict[str, set[str]]] = {s: {} for s in model.systems}
-    for encounter in progress_bar(encounters, progress, "scoring notes"):
-        mentions = model.read(reader, encounter.text)
-        for key, score in model.score([encounter.text], [mentions], facts)[0]:
-            ranked[key[0]].setdefault(encounter.id, []).append((key[1], score))
-            if model.recommends(key, score, facts.billable(key)):
-                recommended[key[0]].setdefault(encounter.id, set()).add(key[1])
+    for encounter in progress_bar(encounters, progress, f"scoring notes ({profile})"):
+        for s in suggester.suggest(model, reader, encounter.text, systems, setting, profile):
+            ranked[s.system.value].setdefault(encounter.id, []).append((s.code, s.score))
+            if s.recommended:
+                recommended[s.system.value].setdefault(encounter.id, set()).add(s.code)
     return Predictions(ranked, recommended)
 
 

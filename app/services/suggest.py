@@ -8,7 +8,8 @@ from app.services.models import ModelSwitchboard
 from codes.catalog import Catalog
 from codes.systems import CodeSystem
 from models.guidelines import Setting
-from models.ranker_model import catalog_facts
+from models.profiles import Profile
+from models.suggester import Suggester
 from models.suggestions import ScoredCode
 from nlp.mentions import Mention
 from nlp.pipeline import NoteReader
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SuggestResult:
     model_version: str
+    conventions: Profile
     suggestions: list[ScoredCode]
 
 
@@ -29,11 +31,19 @@ class AnnotateResult:
 
 
 class SuggestService:
-    def __init__(self, catalog: Catalog, reader: NoteReader, models: ModelSwitchboard) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        reader: NoteReader,
+        models: ModelSwitchboard,
+        suggester: Suggester | None = None,
+        conventions: Profile = Profile.US,
+    ) -> None:
         self.catalog = catalog
-        self.facts = catalog_facts(catalog)
         self.reader = reader
         self.models = models
+        self.suggester = suggester or Suggester.open(catalog)
+        self.conventions = conventions
 
     @property
     def model_version(self) -> str:
@@ -66,11 +76,12 @@ class SuggestService:
         systems: list[CodeSystem] | None,
         limit: int,
         setting: Setting,
+        conventions: str | None = None,
     ) -> SuggestResult:
         chosen = self.systems_for(systems)
+        profile = Profile(conventions) if conventions else self.conventions
         active = self.models.active
-        mentions = active.model.read(self.reader, text)
-        suggestions = active.model.suggest(
-            text, mentions, self.catalog, self.facts, chosen, limit, setting
+        suggestions = self.suggester.suggest(
+            active.model, self.reader, text, chosen, setting, profile, limit
         )
-        return SuggestResult(active.version, suggestions)
+        return SuggestResult(active.version, profile, suggestions)

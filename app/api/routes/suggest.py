@@ -19,9 +19,10 @@ _ERRORS = {
 @router.post("/suggest", response_model=SuggestResponse, responses=_ERRORS)  # type: ignore[arg-type]
 def suggest(body: SuggestRequest, service: Service) -> SuggestResponse:
     """Ranked codes for a clinical note, each with its evidence in the note."""
-    result = service.suggest(body.text, body.systems, body.limit, body.setting)
+    result = service.suggest(body.text, body.systems, body.limit, body.setting, body.conventions)
     return SuggestResponse(
         model_version=result.model_version,
+        conventions=result.conventions.value,
         note_id=body.note_id,
         suggestions=[
             Suggestion(
@@ -41,6 +42,7 @@ def suggest(body: SuggestRequest, service: Service) -> SuggestResponse:
                     )
                     for e in s.evidence
                 ],
+                notes=list(s.notes),
             )
             for s in result.suggestions
         ],

@@ -1,0 +1,215 @@
+"""The working state of the conventions: one draft per code, the note, and the rule book.
+
+Rules read and change drafts: whether a code is recommended, why (notes a coder reads),
+and codes they add (a combination code, a history code, a complete PCS code). A draft
+keeps the model's score; a code a rule puts in another's place takes that code's score.
+"""
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, TypeVar
+
+from codes.systems import CodeSystem
+from models.features import CodeKey
+from models.guidelines import Setting
+from models.suggestions import EvidenceSpan, RankedCode
+from nlp.mentions import Assertion, Mention
+from nlp.terms import content_stems, stem
+
+T = TypeVar("T")
+PACKAGE = "models.conventions"
+
+
+def load_data(name: str) -> Any:
+    return json.loads(resources.files(PACKAGE).joinpath(name).read_text("utf-8"))
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    guideline: str
+    profiles: tuple[str, ...]
+    note: str
+
+    def says(self, detail: str = "") -> str:
+        """A note for a coder: "integral to J18.9 (I.B.5)"."""
+        text = f"{self.note}: {detail}" if detail else self.note
+        return f"{text} ({self.guideline})" if self.guideline else text
+
+
+@functools.cache
+def rule_book() -> dict[str, Rule]:
+    return {
+        r["id"]: Rule(r["id"], r["guideline"], tuple(r["profiles"]), r["note"])
+        for r in load_data("rules.json")["rules"]
+    }
+
+
+def rule(rule_id: str) -> Rule:
+    return rule_book()[rule_id]
+
+
+@dataclass(eq=False)
+class Draft:
+    system: CodeSystem
+    code: str
+    score: float
+    above_threshold: bool
+    evidence: tuple[EvidenceSpan, ...] = ()
+    related: tuple[EvidenceSpan, ...] = ()
+    named: float = 0.0
+    composed: float = 0.0
+    supported: bool = True
+    recommended: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, ranked: RankedCode) -> "Draft":
+        return cls(
+            ranked.system,
+            ranked.code,
+            ranked.score,
+            ranked.above_threshold,
+            ranked.evidence,
+            ranked.related,
+            ranked.named,
+            ranked.composed,
+        )
+
+    @property
+    def key(self) -> CodeKey:
+        return (self.system.value, self.code)
+
+    @property
+    def diagnosis(self) -> bool:
+        return self.system is CodeSystem.ICD10CM
+
+    def assertions(self) -> set[Assertion]:
+        return {s.assertion for s in self.evidence}
+
+    def say(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def drop(self, note: str) -> None:
+        """Not recommended, and why."""
+        self.recommended = False
+        self.say(note)
+
+
+@dataclass
+class Claim:
+    """Every code of the note, by (system, code), in the model's order."""
+
+    drafts: dict[CodeKey, Draft]
+    thresholds: Mapping[str, float]
+
+    @classmethod
+    def of(cls, ranked: Iterable[RankedCode], thresholds: Mapping[str, float]) -> "Claim":
+        drafts = {(r.system.value, r.code): Draft.of(r) for r in ranked}
+        return cls(drafts, thresholds)
+
+    def __iter__(self) -> Iterator[Draft]:
+        return iter(list(self.drafts.values()))
+
+    def get(self, system: CodeSystem, code: str) -> Draft | None:
+        return self.drafts.get((system.value, code))
+
+    def recommended(self, system: CodeSystem | None = None) -> list[Draft]:
+        return [
+            d
+            for d in self.drafts.values()
+            if d.recommended and (system is None or d.system is system)
+        ]
+
+    def put(self, system: CodeSystem, code: str, source: Draft, note: str) -> Draft:
+        """Recommend `code` in place of (or beside) `source`: it takes at least the source's
+        score and the threshold of its system, and the source's evidence."""
+        floor = max(source.score, self.thresholds.get(system.value, 0.0))
+        draft = self.drafts.get((system.value, code))
+        if draft is None:
+            draft = Draft(system, code, round(floor, 6), True)
+            self.drafts[draft.key] = draft
+        draft.score = max(draft.score, round(floor, 6))
+        draft.evidence = tuple(sorted({*draft.evidence, *source.evidence}, key=_span_order))
+        draft.supported = True
+        draft.recommended = True
+        draft.say(note)
+        return draft
+
+
+def _span_order(span: EvidenceSpan) -> tuple[int, int, str]:
+    return (span.start, span.end, span.assertion)
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+# Sentence ends for reading words around evidence: end punctuation, semicolons, line breaks.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+# Words that deny or put off what follows in a sentence, for checks made on raw sentences
+# (instructional-note words such as "insulin" are not mentions ConText has read).
+_NOT_NOW = frozenset(
+    "no not denies denied deny without never stopped discontinued held hold if should".split()
+)
+
+
+@dataclass
+class NoteView:
+    """What the rules read of the note besides the ranked codes."""
+
+    text: str
+    mentions: Sequence[Mention]
+    setting: Setting
+    _sentences: list[tuple[int, int, frozenset[str]]] | None = None
+    _memo: dict[str, Any] = field(default_factory=dict)
+
+    def memo(self, name: str, compute: Callable[[], T]) -> T:
+        """What a rule reads of the whole note, read once."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        value: T = self._memo[name]
+        return value
+
+    def stem_positions(self) -> dict[str, list[int]]:
+        """Each word's stem with the character offsets it stands at."""
+
+        def positions() -> dict[str, list[int]]:
+            found: dict[str, list[int]] = {}
+            for match in _WORD.finditer(self.text):
+                found.setdefault(stem(match.group().lower()), []).append(match.start())
+            return found
+
+        return self.memo("stem_positions", positions)
+
+    def sentences(self) -> list[tuple[int, int, frozenset[str]]]:
+        if self._sentences is None:
+            found = []
+            start = 0
+            for match in _SENTENCE_END.finditer(self.text):
+                found.append((start, match.start()))
+                start = match.end()
+            found.append((start, len(self.text)))
+            self._sentences = [
+                (s, e, frozenset(content_stems(self.text[s:e], False))) for s, e in found if e > s
+            ]
+        return self._sentences
+
+    def words_around(self, spans: Iterable[EvidenceSpan]) -> frozenset[str]:
+        """The stems of the sentences holding the spans."""
+        wanted = list(spans)
+        words: set[str] = set()
+        for start, end, stems in self.sentences():
+            if any(s.start < end and start < s.end for s in wanted):
+                words |= stems
+        return frozenset(words)
+
+    def says_plainly(self, stems: frozenset[str]) -> bool:
+        """Whether one sentence holds all `stems` with no denial or condition in it."""
+        return any(
+            stems <= found
+            and not set(re.findall(r"[a-z]+", self.text[start:end].lower())) & _NOT_NOW
+            for start, end, found in self.sentences()
+        )

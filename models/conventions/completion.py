@@ -1,0 +1,179 @@
+"""Complete codes: a claim takes only billable codes with every character (I.B.2, PCS A8).
+
+- An ICD-10-CM heading, or an "unspecified" code, becomes the most specific code of its
+  category whose title the note's sentence documents in full: site and side (I.B.13),
+  type; default words (idiopathic, closed, unspecified) need not be written.
+  A heading with nothing more documented takes its default code (R05 -> R05.9).
+- A code with a 7th character takes it from the encounter (I.C.19.a): initial while
+  the injury is actively treated, subsequent after that, sequela for late effects; an
+  open fracture only when the note says so (I.C.19.c).
+- An ICD-10-PCS heading takes the complete code the note reader composed from the
+  procedure statement (root operation, body part, approach, device, qualifier).
+"""
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from codes.systems import CodeSystem
+from models.conventions.claim import Claim, Draft, NoteView, load_data, rule
+from models.conventions.knowledge import CodingKnowledge
+from models.suggestions import EvidenceSpan
+
+CM, PCS = CodeSystem.ICD10CM, CodeSystem.ICD10PCS
+_SIDES = frozenset({"left", "right", "bilateral"})
+
+
+def complete_codes(claim: Claim, note: NoteView, knowledge: CodingKnowledge) -> None:
+    for draft in claim.recommended():
+        if draft.system is CM:
+            _complete_diagnosis(claim, draft, note, knowledge)
+        elif draft.system is PCS and len(draft.code) < 7:
+            _complete_procedure(claim, draft)
+    for draft in claim.recommended():
+        if draft.system is CM:
+            _set_seventh_character(claim, draft, note, knowledge)
+
+
+def _complete_diagnosis(
+    claim: Claim, draft: Draft, note: NoteView, knowledge: CodingKnowledge
+) -> None:
+    billable = knowledge.billable(CM, draft.code)
+    if billable and not knowledge.catch_all(draft.code):
+        return
+    better = more_specific(draft, note, knowledge)
+    if better is not None:
+        added = knowledge.required_stems(better) - knowledge.required_stems(draft.code)
+        which = "laterality" if added & _SIDES else "specificity"
+        claim.put(CM, better, draft, rule(which).says(f"more specific than {draft.code}"))
+        draft.drop(rule("specificity").says(f"replaced by {better}"))
+        return
+    if not billable:
+        default = knowledge.default_code(CM, draft.code)
+        if default is not None and knowledge.billable(CM, default):
+            claim.put(CM, default, draft, rule("complete_codes").says(f"default of {draft.code}"))
+        draft.drop(rule("complete_codes").says())
+
+
+def more_specific(draft: Draft, note: NoteView, knowledge: CodingKnowledge) -> str | None:
+    """The most specific billable code of the draft's category that the sentences of its
+    evidence document in full and that says everything the draft's code says."""
+    if not draft.evidence:
+        return None
+    words = note.words_around(draft.evidence)
+    own = knowledge.required_stems(draft.code)
+    documented = words | own
+    best: tuple[int, float, bool, str] | None = None
+    for code in knowledge.billable_codes_near(draft.code):
+        required = knowledge.required_stems(code)
+        if code == draft.code or not own <= required or not required <= documented:
+            continue
+        if len(required) <= len(own) and knowledge.billable(CM, draft.code):
+            continue  # no more specific than what the draft already says
+        # On equal words, the catch-all before the residual "other specified" code.
+        rank = (
+            -len(required),
+            _distance(required - own, draft.evidence, note),
+            knowledge.residual(code),
+            code,
+        )
+        if best is None or rank < best:
+            best = rank
+    return None if best is None else _with_current_extension(best[-1], draft.code, knowledge)
+
+
+def _distance(words: frozenset[str], spans: Sequence[EvidenceSpan], note: NoteView) -> float:
+    """How far the words that make a code more specific stand from the evidence: with
+    "left knee pain after a fall on the right hip", the side nearest the knee wins."""
+    if not words:
+        return 0.0
+    positions = note.stem_positions()
+    centre = sum((s.start + s.end) / 2 for s in spans) / len(spans)
+    return sum(min((abs(p - centre) for p in positions.get(w, ())), default=1e6) for w in words)
+
+
+def _with_current_extension(code: str, current: str, knowledge: CodingKnowledge) -> str:
+    """A 7-character choice keeps the draft's 7th character when it can; the encounter
+    step decides it next."""
+    if len(code.replace(".", "")) == 7 and len(current.replace(".", "")) == 7:
+        same = code[:-1] + current[-1]
+        if knowledge.is_code(CM, same):
+            return same
+    return code
+
+
+def _complete_procedure(claim: Claim, draft: Draft) -> None:
+    composed = [
+        d
+        for d in claim
+        if d.system is PCS and len(d.code) == 7 and d.code.startswith(draft.code) and d.composed
+    ]
+    if composed:
+        best = max(composed, key=lambda d: (d.composed, d.score, d.code))
+        claim.put(PCS, best.code, draft, rule("pcs_complete").says(f"from {draft.code}"))
+        draft.drop(rule("complete_codes").says(f"{best.code} composed from the note"))
+    else:
+        draft.drop(rule("complete_codes").says("the note does not say enough to complete it"))
+
+
+# ---- 7th characters --------------------------------------------------------------------
+
+
+_HEALING = ("routine healing", "delayed healing", "nonunion", "malunion")
+
+
+@dataclass(frozen=True)
+class Encounter:
+    stage: str  # initial, subsequent, sequela
+    open_fracture: bool
+    healing: str  # routine healing, delayed healing, nonunion, malunion
+
+
+@functools.cache
+def _cues() -> dict[str, dict[str, list[str]]]:
+    data: dict[str, dict[str, list[str]]] = load_data("encounter.json")
+    return {k: v for k, v in data.items() if k != "description"}
+
+
+def read_encounter(text: str) -> Encounter:
+    lowered = text.lower()
+
+    def said(phrases: Iterable[str]) -> bool:
+        return any(re.search(rf"\b{re.escape(p)}\b", lowered) for p in phrases)
+
+    cues = _cues()
+    stage = next((s for s in ("sequela", "subsequent") if said(cues["encounter"][s])), "initial")
+    healing = next((h for h, p in cues["healing"].items() if said(p)), "routine healing")
+    return Encounter(stage, said(cues["fracture"]["open"]), healing)
+
+
+def choose_extension(sevenths: Sequence[tuple[str, str]], encounter: Encounter) -> str | None:
+    """The 7th character whose meaning fits the encounter; None when none does."""
+    for character, meaning in sevenths:
+        lowered = meaning.lower()
+        if encounter.stage not in lowered:
+            continue
+        if ("open" in lowered) != encounter.open_fracture and "fracture" in lowered:
+            continue
+        named = [h for h in _HEALING if h in lowered]
+        if named and encounter.healing not in named:
+            continue
+        return character
+    return None
+
+
+def _set_seventh_character(
+    claim: Claim, draft: Draft, note: NoteView, knowledge: CodingKnowledge
+) -> None:
+    compact = draft.code.replace(".", "")
+    sevenths = knowledge.seventh_characters(draft.code)
+    if len(compact) != 7 or not sevenths:
+        return
+    wanted = choose_extension(sevenths, note.memo("encounter", lambda: read_encounter(note.text)))
+    if wanted is None or wanted == compact[-1]:
+        return
+    other = draft.code[:-1] + wanted
+    if knowledge.is_code(CM, other):
+        claim.put(CM, other, draft, rule("injury_encounter").says(f"{wanted} for this encounter"))
+        draft.drop(rule("injury_encounter").says(f"replaced by {other}"))

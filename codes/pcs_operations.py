@@ -50,7 +50,7 @@ def operation_terms(
         found[see.term, operation, qualifier].update(prefixes)
     for reference in references:
         named = table_of.get(reference.code)
-        if named is not None:  # only 3-character references name a table
+        if named is not None and not reference.from_use:  # 3 characters: a whole table
             found[reference.term, named.header[2].values[0][1], None].add(named.prefix)
     if unresolved:
         # Cross-references to things that are not root operations ("Psychological Tests",

@@ -218,6 +218,8 @@ def parse_definitions(path: Path) -> Definitions:
 class CodeReference:
     term: str  # "Abortion, Products of Conception"
     code: str  # a code or a prefix of 3-7 characters
+    # From a <use> naming a table: the term is a device or substance, not a procedure.
+    from_use: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +289,7 @@ def _walk_term(
         elif child.tag == "use":
             table = child.find("tab")
             if table is not None:
-                yield CodeReference(term, _text(table))
+                yield CodeReference(term, _text(table), from_use=True)
             # "Stimulator Generator, Multiple Array in <tab>0JH</tab>": drop the dangling "in".
             target = re.sub(r"\s+in$", "", _text(child)) if table is not None else _text(child)
             yield IndexUse(term, target, _text(table) or None)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from codes.errors import SourceFileError
-from codes.icd10pcs import PcsAxisSynonym, PcsSource, read_icd10pcs
+from codes.icd10pcs import PcsAxisSynonym, PcsOperationTerm, PcsSource, read_icd10pcs
+from codes.pcs_structure import load_pcs_structure, save_pcs_structure
 from codes.records import CodeNote, CodeRecord
 from codes.systems import CodeSystem
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "data" / "cms" / "icd10pcs"
-REAL_DATA = Path("/work/shared/data/cms/icd10pcs")
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +244,31 @@ def test_axis_synonyms_come_from_index_uses_and_definition_keys(
     ]
 
 
+# --- 6. Index terms naming a root operation, and the tables as data -------------------------
+
+
+def test_index_terms_naming_an_operation_or_a_table_are_kept_for_composing(
+    fixture_source: PcsSource,
+) -> None:
+    # "Biopsy: see Excision with qualifier Diagnostic" names no code; "Nephrectomy: see
+    # Resection, Urinary System 0TT" a whole table. "Exploration: see Inspection" has no
+    # table here, and "Resection, Hip Joint" names a table the tables lack (0SG).
+    assert fixture_source.operation_terms == (
+        PcsOperationTerm("Biopsy", "Excision", ("0DB",), "Diagnostic"),
+        PcsOperationTerm("Nephrectomy", "Resection", ("0TT",)),
+    )
+
+
+def test_the_tables_saved_as_data_read_back_the_same(
+    fixture_source: PcsSource, tmp_path: Path
+) -> None:
+    structure = fixture_source.structure()
+    save_pcs_structure(tmp_path, structure)
+
+    assert load_pcs_structure(tmp_path) == structure
+    assert [t.prefix for t in structure.tables] == ["001", "0DB", "0DT", "0JH", "0TT", "BW2", "GZ1"]
+
+
 # --- Files: choice, absence, errors, determinism ----------------------------------------------
 
 
@@ -312,15 +337,12 @@ def test_an_xml_file_of_another_kind_is_a_source_file_error(tmp_path: Path) -> N
 
 # --- The real CMS FY2026 files -------------------------------------------------------------
 
-real_data = pytest.mark.skipif(not REAL_DATA.is_dir(), reason="CMS ICD-10-PCS files not present")
-
 
 @pytest.fixture(scope="module")
-def real_source() -> PcsSource:
-    if not REAL_DATA.is_dir():
-        pytest.skip("CMS ICD-10-PCS files not present")
+def real_source(data_dir: Path) -> PcsSource:
+    """The CMS files of the data folder (MEDCODE_DATA_DIR); skipped without one."""
     started = time.perf_counter()
-    source = read_icd10pcs(REAL_DATA)
+    source = read_icd10pcs(data_dir / "cms" / "icd10pcs")
     # Not a timing assertion: a guard against an accidental quadratic step.
     assert time.perf_counter() - started < 30
     return source
@@ -331,7 +353,6 @@ def real_records(real_source: PcsSource) -> dict[str, CodeRecord]:
     return {record.code: record for record in real_source.records}
 
 
-@real_data
 def test_real_tables_give_the_official_fy2026_code_count(real_source: PcsSource) -> None:
     codes = [record.code for record in real_source.records if record.kind == "code"]
 
@@ -339,7 +360,6 @@ def test_real_tables_give_the_official_fy2026_code_count(real_source: PcsSource)
     assert real_source.version == "2026"
 
 
-@real_data
 def test_real_codes_per_section_match_the_readme(real_source: PcsSource) -> None:
     per_section = Counter(record.code[0] for record in real_source.records if record.kind == "code")
 
@@ -350,7 +370,6 @@ def test_real_codes_per_section_match_the_readme(real_source: PcsSource) -> None
     }  # fmt: skip
 
 
-@real_data
 def test_real_records_all_have_a_parent_in_the_catalog(
     real_records: dict[str, CodeRecord],
 ) -> None:
@@ -360,14 +379,12 @@ def test_real_records_all_have_a_parent_in_the_catalog(
     assert sum(r.kind == "table" for r in real_records.values()) == 914
 
 
-@real_data
 def test_real_code_titles_are_unique(real_source: PcsSource) -> None:
     titles = Counter(r.description for r in real_source.records if r.kind == "code")
 
     assert [title for title, count in titles.items() if count > 1] == []
 
 
-@real_data
 @pytest.mark.parametrize(
     ("code", "title"),
     [
@@ -432,7 +449,6 @@ def test_real_titles_read_sensibly_in_every_section(
     assert real_records[code].description == title
 
 
-@real_data
 def test_real_excision_of_appendix_is_found_by_appendectomy(
     real_records: dict[str, CodeRecord],
 ) -> None:
@@ -440,7 +456,6 @@ def test_real_excision_of_appendix_is_found_by_appendectomy(
     assert "Appendectomy" in real_records["0DTJ"].terms
 
 
-@real_data
 def test_real_index_references_to_deleted_codes_are_the_readmes_18(
     real_source: PcsSource,
 ) -> None:
@@ -450,7 +465,17 @@ def test_real_index_references_to_deleted_codes_are_the_readmes_18(
     }
 
 
-@real_data
+def test_real_index_terms_send_biopsy_and_colectomy_to_their_operations(
+    real_source: PcsSource,
+) -> None:
+    terms = {(t.term, t.operation): t for t in real_source.operation_terms}
+
+    assert terms["Biopsy", "Excision"].qualifier == "Diagnostic"
+    assert "0DB" in terms["Biopsy", "Excision"].tables
+    assert terms["Colectomy", "Resection"].tables == ("0DT",)
+    assert "0QS" in terms["Reduction, Fracture", "Reposition"].tables
+
+
 def test_real_axis_synonyms_map_other_names_to_table_labels(real_source: PcsSource) -> None:
     synonyms = set(real_source.axis_synonyms)
 

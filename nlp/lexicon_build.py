@@ -12,6 +12,7 @@ from pathlib import Path
 
 from codes.catalog import Catalog
 from codes.folders import replace_folder, staging_folder
+from codes.pcs_structure import save_pcs_structure
 from codes.systems import CodeSystem
 from nlp.aliases import Alias
 from nlp.cm_index_aliases import (
@@ -34,10 +35,12 @@ HNSW_M, HNSW_EF_CONSTRUCTION = 16, 100
 
 
 def build_reader_files(catalog: Catalog, data_dir: Path | None, folder: Path) -> dict[str, object]:
-    """Build and save everything the note reader loads: lexicon and linker index."""
+    """Build and save everything the note reader loads: lexicon, linker index, and a copy
+    of the catalog's PCS tables for composing complete codes (nlp/pcs_composer.py)."""
     aliases, provenance = build_lexicon(catalog, data_dir)
     staging = staging_folder(folder)
     phrases = save_lexicon(staging, aliases, provenance)
+    save_pcs_structure(staging, catalog.pcs_structure())
     started = time.perf_counter()
     linkable = [a for a in aliases if a.source in LINKED_SOURCES]
     ApproximateLinker.build(linkable, hnsw_m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION).save(

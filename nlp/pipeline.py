@@ -1,7 +1,9 @@
 """The note reader: a spaCy pipeline on spacy.blank("en") plus approximate linking.
 
-    text -> sentences -> sections -> abbreviations -> mentions -> ConText assertions
-         -> candidates: exact aliases first, then near aliases (char-3-gram TF-IDF + HNSW)
+    text -> sentences -> sections -> abbreviations -> mentions -> PCS operation words
+         -> ConText assertions
+         -> candidates: exact aliases first, then near aliases (char-3-gram TF-IDF + HNSW),
+            then complete PCS codes composed from procedure statements (nlp/pcs_composer.py)
 
 Only small frozen records (Mention, CandidateCode) leave this module; no spaCy Doc does.
 """
@@ -20,11 +22,14 @@ from spacy.tokens import Doc, Span
 # Importing the component modules registers their factories with spaCy.
 from nlp import abbreviations as _abbreviations  # noqa: F401
 from nlp import context, sections, sentences  # noqa: F401
+from nlp import pcs_mentions as _pcs_mentions  # noqa: F401
 from nlp.guarded_tokenizer import GuardedTokenizer
 from nlp.lexicon import LINKER_FOLDER, load_lexicon
 from nlp.linker import ApproximateLinker, LinkedCandidate
 from nlp.mention_matcher import CANDIDATES_ATTR, LEARNED_PHRASES, MENTIONS_KEY, MentionMatcher
 from nlp.mentions import CandidateCode, CandidateSource, Mention
+from nlp.pcs_composer import PcsComposer
+from nlp.pcs_mentions import OPERATION_ATTR, OperationMarker, composed_candidates
 from nlp.term_matcher import Phrase, TermMatcher
 
 logger = logging.getLogger(__name__)
@@ -43,7 +48,7 @@ class LinkingSettings:
     ef_search: int = 50
 
 
-def build_language(phrases: Iterable[Phrase]) -> Language:
+def build_language(phrases: Iterable[Phrase], composer: PcsComposer | None = None) -> Language:
     nlp = spacy.blank("en")
     nlp.tokenizer = GuardedTokenizer(nlp.tokenizer)
     nlp.add_pipe("medcode_sentences")
@@ -52,6 +57,10 @@ def build_language(phrases: Iterable[Phrase]) -> Language:
     matcher = nlp.add_pipe("medcode_mentions")
     assert isinstance(matcher, MentionMatcher)
     matcher.use_phrases(phrases)
+    if composer is not None:
+        marker = nlp.add_pipe("medcode_pcs_operations")
+        assert isinstance(marker, OperationMarker)
+        marker.use_composer(composer)
     nlp.add_pipe("medcode_context")
     return nlp
 
@@ -63,11 +72,15 @@ class NoteReader:
         linker: ApproximateLinker | None = None,
         linking: LinkingSettings = LinkingSettings(),
         provenance: dict[str, object] | None = None,
+        composer: PcsComposer | None = None,
     ) -> None:
+        """`composer`: completes PCS headings and operation words into 7-character codes;
+        `nlp` must then be built with it (build_language) to mark the operation words."""
         self.nlp = nlp
         self.linker = linker
         self.linking = linking
         self.provenance = provenance or {}
+        self.composer = composer
         # Near matches of recent mention texts: the same phrases recur from note to note,
         # and linking is the slowest step. Same text, same answer, so caching is exact.
         self._near_cache: OrderedDict[str, list[CandidateCode]] = OrderedDict()
@@ -75,10 +88,11 @@ class NoteReader:
 
     @classmethod
     def load(cls, lexicon_dir: Path, linking: LinkingSettings = LinkingSettings()) -> "NoteReader":
-        """The reader saved by `medcode codes import` (lexicon and linker index)."""
+        """The reader saved by `medcode codes import` (lexicon, linker index, PCS tables)."""
         phrases, provenance = load_lexicon(lexicon_dir)
         linker = ApproximateLinker.load(lexicon_dir / LINKER_FOLDER, linking.ef_search)
-        return cls(build_language(phrases), linker, linking, provenance)
+        composer = PcsComposer.find(lexicon_dir)
+        return cls(build_language(phrases, composer), linker, linking, provenance, composer)
 
     def read(self, text: str, learned: TermMatcher | None = None) -> list[Mention]:
         """Mentions in text order, each with its section, assertion and candidate codes.
@@ -92,17 +106,26 @@ class NoteReader:
             doc = component(doc)
         spans: Sequence[Span] = list(doc.spans[MENTIONS_KEY])
         near = self._near_candidates([s.text for s in _worth_linking(spans)])
-        return [
-            Mention(
-                start=span.start_char,
-                end=span.end_char,
-                text=span.text,
-                section=sections.section_of(span),
-                assertion=context.assertion_of(span),
-                candidates=_merge(span._.get(CANDIDATES_ATTR), near.get(span.text, [])),
+        mentions = []
+        composed_cache: dict[object, list[CandidateCode]] = {}
+        for span in spans:
+            candidates = _merge(span._.get(CANDIDATES_ATTR), near.get(span.text, []))
+            if self.composer is not None:
+                composed = composed_candidates(self.composer, span, candidates, composed_cache)
+                candidates = _by_similarity([*candidates, *composed])
+            if not candidates and span.has_extension(OPERATION_ATTR) and span._.get(OPERATION_ATTR):
+                continue  # operation words the composer could not complete
+            mentions.append(
+                Mention(
+                    start=span.start_char,
+                    end=span.end_char,
+                    text=span.text,
+                    section=sections.section_of(span),
+                    assertion=context.assertion_of(span),
+                    candidates=candidates,
+                )
             )
-            for span in spans
-        ]
+        return mentions
 
     def document(self, text: str) -> Doc:
         """The annotated spaCy Doc, for tests and debugging inside nlp/ only."""
@@ -173,4 +196,8 @@ def _merge(
         if (candidate.system, candidate.code) not in seen:
             seen.add((candidate.system, candidate.code))
             merged.append(candidate)
-    return tuple(sorted(merged, key=lambda c: (-c.similarity, c.system, c.code, c.source)))
+    return _by_similarity(merged)
+
+
+def _by_similarity(candidates: Iterable[CandidateCode]) -> tuple[CandidateCode, ...]:
+    return tuple(sorted(candidates, key=lambda c: (-c.similarity, c.system, c.code, c.source)))

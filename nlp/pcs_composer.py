@@ -1,0 +1,473 @@
+"""Complete ICD-10-PCS codes composed from a procedure statement, axis by axis.
+
+"Laparoscopic sigmoid colectomy" names a root operation (colectomy: Resection), a body part
+(sigmoid colon) and an approach (laparoscopic: Percutaneous Endoscopic), and says nothing of
+a device or a qualifier; the table 0DT allows No Device and No Qualifier for that body part
+and approach, so the code is 0DTN4ZZ. The composer reads a statement that way:
+
+1. root operation: the mention's PCS headings (a table or body part the lexicon found) and
+   the operation words of the statement (nlp/pcs_operation_words.py);
+2. body part: the labels and synonyms of the operation's tables found in the statement
+   (nlp/pcs_tables.py), the nearest and most specific first, on the side the statement says;
+3. approach, device, qualifier (or the section's own axes 5-7): the value the statement's
+   words name (rules/pcs_*.json, then the labels and synonyms); else the table's "none"
+   value (No Device, No Qualifier, None); else the only value the row allows; else each
+   allowed value as an alternative, with a low support and a reason saying it was not stated.
+
+Every choice stays inside one row of the FY2026 tables, so every code composed is valid.
+A code's similarity is the mean support of its five axes 3-7: 1 when the words (or the table,
+having one value) settle the axis, 0.8 for a default or a weaker reading, 0.25 for a guess.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from codes.pcs_structure import PCS_STRUCTURE_FILE, PcsStructure, load_pcs_structure
+from codes.pcs_titles import code_title
+from codes.text import words
+from nlp.lexicon import LexiconError
+from nlp.pcs_operation_words import OperationChoice, OperationFinder, OperationHit
+from nlp.pcs_rules import PcsRules, load_pcs_rules
+from nlp.pcs_statement import CueHit, Statement, distance
+from nlp.pcs_tables import BODY_AXIS, AxisValue, CompiledTable, PcsTableIndex
+
+logger = logging.getLogger(__name__)
+
+# How much an axis value is supported (see the module docstring).
+STATED, DEFAULT, GUESSED = 1.0, 0.8, 0.25
+# A rank-1 reading of the operation words ("-ectomy" as Excision rather than Resection).
+_RANK_SUPPORT = (1.0, 0.8, 0.6)
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedCode:
+    code: str  # 7 characters, valid in the FY2026 tables
+    similarity: float  # 0..1: the share of axes the statement supports
+    reason: str  # which words chose which value, for a coder
+    title: str  # the code's title, as the catalog words it
+
+
+@dataclass(frozen=True)
+class ComposerLimits:
+    """Bounds that keep composing cheap whatever the statement."""
+
+    headings: int = 6  # (table, body part) pairs composed per statement
+    alternatives: int = 3  # values kept on an axis the statement does not settle
+    codes: int = 4  # complete codes returned per statement
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    character: str
+    label: str
+    support: float
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Heading:
+    prefix: str
+    operation: _Choice
+    body: _Choice
+    hints: tuple[OperationChoice, ...] = ()
+
+
+class PcsComposer:
+    def __init__(
+        self,
+        structure: PcsStructure,
+        rules: PcsRules | None = None,
+        limits: ComposerLimits = ComposerLimits(),
+    ) -> None:
+        self.rules = rules or load_pcs_rules()
+        self.limits = limits
+        self.version = structure.version
+        self.tables = PcsTableIndex(structure, self.rules)
+        self.finder = OperationFinder(structure, self.rules, self.tables)
+
+    @classmethod
+    def load(cls, folder: Path, limits: ComposerLimits = ComposerLimits()) -> "PcsComposer":
+        """The composer of a lexicon folder (its copy of the catalog's PCS tables)."""
+        return cls(load_pcs_structure(folder, LexiconError), limits=limits)
+
+    @classmethod
+    def find(cls, folder: Path) -> "PcsComposer | None":
+        """The composer of a lexicon folder, or None for a lexicon built without the PCS
+        tables (built by an older medcode, or by hand in tests)."""
+        if not (folder / PCS_STRUCTURE_FILE).is_file():
+            logger.warning(
+                "no ICD-10-PCS tables in %s: complete PCS codes will not be composed"
+                " (run `medcode codes import` to add them)",
+                folder,
+            )
+            return None
+        return cls.load(folder)
+
+    def statement(self, words: Sequence[str], extra: Iterable[tuple[int, str]] = ()) -> Statement:
+        """Read a statement's folded words; `extra`: (position, stem) pairs they imply."""
+        return Statement(words, self.rules, extra)
+
+    def operations(self, statement: Statement) -> list[OperationHit]:
+        """The operation words of a statement that may start a code: procedure words, or
+        any operation word when the statement reads like a procedure."""
+        return [h for h in self.finder.find(statement) if h.procedure or statement.has_context]
+
+    def compose_text(self, text: str) -> list[ComposedCode]:
+        """Codes for a text read as one statement: for tests and tools."""
+        return self.compose(self.statement(words(text)))
+
+    def compose(
+        self,
+        statement: Statement,
+        focus: tuple[int, int] | None = None,
+        headings: Sequence[tuple[str, float, str]] = (),
+    ) -> list[ComposedCode]:
+        """The best complete codes for the operation at `focus` (token positions, inclusive;
+        None: every operation of the statement), best first.
+
+        `headings`: the PCS tables or body parts (3 or 4 characters) found for the words at
+        the focus, with their similarity and the term that matched.
+        """
+        hits = [
+            h
+            for h in self.operations(statement)
+            if focus is None or (h.first <= focus[1] and focus[0] <= h.last)
+        ]
+        if focus is None:
+            spans = [(h.first, h.last) for h in hits] or [(0, max(len(statement.words) - 1, 0))]
+            focus = (min(s[0] for s in spans), max(s[1] for s in spans))
+        found = self._headings(statement, focus, hits, headings)
+        codes: dict[str, ComposedCode] = {}
+        for heading in found[: self.limits.headings]:
+            for code in self._complete(statement, focus, heading):
+                if code.code not in codes or code.similarity > codes[code.code].similarity:
+                    codes[code.code] = code
+        ranked = sorted(codes.values(), key=lambda c: (-c.similarity, c.code))
+        return ranked[: self.limits.codes]
+
+    # --- Root operation and body part --------------------------------------------------
+
+    def _headings(
+        self,
+        statement: Statement,
+        focus: tuple[int, int],
+        hits: Sequence[OperationHit],
+        given: Sequence[tuple[str, float, str]],
+    ) -> list[_Heading]:
+        operations = self._operation_choices(statement, hits)
+        found: list[_Heading] = []
+        table_level: dict[str, tuple[_Choice, tuple[OperationChoice, ...]]] = {}
+        # Tables named on their own (a 3-character heading, an index term naming one table,
+        # as "Delivery" names 10E): a table with one body part value needs no body part named.
+        narrow: set[str] = set()
+        for code, support, term in given:
+            prefix = code[:3]
+            if prefix not in self.tables.tables or len(code) not in (3, 4):
+                continue
+            operation = self.tables.operation_of(prefix)
+            hints = tuple(c for c in operations.get(operation, ()) if _allows(c, prefix))
+            if hints:  # the words say how likely this reading is ("-ectomy": Resection first)
+                support = min(support, _rank_support(min(c.rank for c in hints)))
+            choice = _Choice(prefix[2], operation, support, f"'{term}'")
+            if len(code) == 4:
+                table = self.tables.table(prefix)
+                value = table.values[BODY_AXIS].get(code[3])
+                if value is not None:
+                    body = _Choice(code[3], value.label, STATED, f"'{term}'")
+                    found.append(_Heading(prefix, choice, body, hints))
+            else:
+                table_level[prefix] = (choice, hints)
+                narrow.add(prefix)
+        for operation, choices in operations.items():
+            tables = self.tables.by_operation.get(operation, ())
+            support = _rank_support(min(c.rank for c in choices))
+            for prefix in tables:
+                hints = tuple(c for c in choices if _allows(c, prefix))
+                if hints and prefix not in table_level:
+                    evidence = statement.text(focus[0], focus[1])
+                    choice = _Choice(prefix[2], operation, support, f"'{evidence}'")
+                    table_level[prefix] = (choice, hints)
+                    if all(c.tables is not None and len(c.tables) == 1 for c in hints):
+                        narrow.add(prefix)
+        found.extend(self._body_parts(statement, focus, table_level, narrow))
+        best: dict[tuple[str, str], _Heading] = {}
+        for heading in found:
+            key = (heading.prefix, heading.body.character)
+            if key not in best or _weight(heading) > _weight(best[key]):
+                best[key] = heading
+        return sorted(best.values(), key=lambda h: (-_weight(h), h.prefix, h.body.character))
+
+    def _operation_choices(
+        self, statement: Statement, hits: Sequence[OperationHit]
+    ) -> dict[str, list[OperationChoice]]:
+        preferred = {h.cue.values[0] for h in statement.preferences}
+        operations: dict[str, list[OperationChoice]] = {}
+        for hit in hits:
+            for choice in hit.choices:
+                if choice.operation in self.tables.by_operation:
+                    if choice.operation in preferred:
+                        choice = OperationChoice(
+                            choice.operation, choice.tables, -1, choice.qualifier, choice.approach
+                        )
+                    operations.setdefault(choice.operation, []).append(choice)
+        if preferred & operations.keys():  # "partial colectomy": the other readings drop a rank
+            for operation, choices in operations.items():
+                if operation not in preferred:
+                    operations[operation] = [
+                        OperationChoice(c.operation, c.tables, c.rank + 1, c.qualifier, c.approach)
+                        for c in choices
+                    ]
+        return operations
+
+    def _body_parts(
+        self,
+        statement: Statement,
+        focus: tuple[int, int],
+        tables: dict[str, tuple[_Choice, tuple[OperationChoice, ...]]],
+        narrow: set[str],
+    ) -> list[_Heading]:
+        """The best body parts of these tables the statement names, nearest the focus; a
+        narrow table with one body part needs none named."""
+        scored: dict[tuple[str, str], tuple[float, _Choice]] = {}
+        stems = statement.stems
+        for phrase in self.tables.body_phrases(stems):
+            near = statement.nearest(phrase.required, focus)
+            side_support = self._side_support(statement, phrase.side, phrase.required, focus)
+            if near is None or side_support == 0.0:
+                continue
+            words_found = len(phrase.required) + len(phrase.optional & stems)
+            score = 3 * words_found - near - (1 - side_support) * 3
+            evidence = ", ".join(sorted(phrase.required))
+            if side_support < 1.0:
+                evidence += "; side not stated"
+            for prefix, character in phrase.sites:
+                if prefix in tables:
+                    choice = _Choice(character, phrase.label, side_support, evidence)
+                    if (prefix, character) not in scored or score > scored[prefix, character][0]:
+                        scored[prefix, character] = (score, choice)
+        headings = []
+        if scored:
+            top = max(score for score, _ in scored.values())
+            for (prefix, _), (score, body) in sorted(scored.items()):
+                if score >= top - 1e-9:
+                    operation, hints = tables[prefix]
+                    headings.append(_Heading(prefix, operation, body, hints))
+        named = {h.prefix for h in headings}
+        for prefix in sorted(narrow - named):
+            operation, hints = tables[prefix]
+            values = self.tables.table(prefix).values[BODY_AXIS]
+            if len(values) == 1:
+                ((character, value),) = values.items()
+                body = _Choice(character, value.label, STATED, "the table's only value")
+                headings.append(_Heading(prefix, operation, body, hints))
+        return headings
+
+    def _side_support(
+        self, statement: Statement, side: str | None, stems: frozenset[str], focus: tuple[int, int]
+    ) -> float:
+        """1 when the statement says the label's side (or it has none), 0 when it says
+        another, less when it says none."""
+        if side is None:
+            return 1.0
+        said = self._side_said(statement, stems, focus)
+        if said is None:
+            return 0.6
+        if said == side:
+            return 1.0
+        # B4.3: both sides done and no Bilateral value: each side is coded.
+        return 0.8 if said == "Bilateral" and side in ("Right", "Left") else 0.0
+
+    @staticmethod
+    def _side_said(
+        statement: Statement, stems: frozenset[str], focus: tuple[int, int]
+    ) -> str | None:
+        anchors = [p for s in stems for p in statement.positions(s)] or [focus[0]]
+        if not statement.sides:
+            return "Bilateral" if any(a in statement.plurals for a in anchors) else None
+        position, side = min(
+            statement.sides, key=lambda ps: (min(abs(ps[0] - a) for a in anchors), ps[0])
+        )
+        if min(abs(position - a) for a in anchors) <= 4:
+            return side
+        if any(a in statement.plurals for a in anchors):
+            return "Bilateral"
+        distinct = {s for _, s in statement.sides}
+        return side if len(distinct) == 1 else None
+
+    # --- Axes 5-7 ---------------------------------------------------------------------
+
+    def _complete(
+        self, statement: Statement, focus: tuple[int, int], heading: _Heading
+    ) -> list[ComposedCode]:
+        table = self.tables.table(heading.prefix)
+        results: list[ComposedCode] = []
+        partial: list[tuple[dict[int, str], list[_Choice]]] = [
+            ({BODY_AXIS: heading.body.character}, [heading.operation, heading.body])
+        ]
+        for axis in (1, 2, 3):
+            extended = []
+            for chosen, choices in partial:
+                rows = table.rows_with(chosen)
+                allowed = sorted({c for row in rows for c in row[axis]})
+                for choice in self._axis(statement, focus, table, axis, allowed, heading.hints):
+                    extended.append(({**chosen, axis: choice.character}, [*choices, choice]))
+            partial = extended[: self.limits.alternatives**2]
+        for chosen, choices in partial:
+            code = heading.prefix + "".join(chosen[axis] for axis in range(4))
+            similarity = round(sum(c.support for c in choices) / len(choices), 3)
+            labels = [
+                *(self.tables.tables[heading.prefix].header[i].values[0][1] for i in range(3)),
+                *(c.label for c in choices[1:]),
+            ]
+            results.append(
+                ComposedCode(
+                    code,
+                    similarity,
+                    "; ".join(f"{c.label}: {c.evidence}" for c in choices),
+                    code_title(table.section, labels),
+                )
+            )
+        return results
+
+    def _axis(
+        self,
+        statement: Statement,
+        focus: tuple[int, int],
+        table: CompiledTable,
+        axis: int,
+        allowed: list[str],
+        hints: tuple[OperationChoice, ...],
+    ) -> list[_Choice]:
+        values = [table.values[axis][c] for c in allowed]
+        approach = table.keys[axis] == "approach"
+        if approach and self._contradicted(statement, values):
+            # "Arthroscopic" where the row allows only Open: not this row, most likely.
+            said = ", ".join(
+                f"'{statement.text(h.first, h.last)}'" for h in statement.approach_cues
+            )
+            return [
+                _Choice(v.character, v.label, GUESSED, f"the statement says {said}")
+                for v in values[: self.limits.alternatives]
+            ]
+        if len(values) == 1:
+            value = values[0]
+            return [_Choice(value.character, value.label, STATED, "the row's only value")]
+        if approach:
+            stated = self._approach(statement, focus, values, hints)
+        else:
+            stated = self._named(statement, focus, table.keys[axis], values, hints)
+        if stated is not None:
+            return [stated]
+        empty = [v for v in values if v.empty]
+        if empty:
+            return [_Choice(empty[0].character, empty[0].label, DEFAULT, "none named")]
+        name = table.keys[axis].replace("_", " ")
+        guesses = sorted(values, key=lambda v: (v.size, v.character))[: self.limits.alternatives]
+        return [
+            _Choice(v.character, v.label, GUESSED, f"{name} not stated, one of {len(values)}")
+            for v in guesses
+        ]
+
+    def _approach(
+        self,
+        statement: Statement,
+        focus: tuple[int, int],
+        values: list[AxisValue],
+        hints: tuple[OperationChoice, ...],
+    ) -> _Choice | None:
+        by_label = {v.label: v for v in values}
+        best: tuple[tuple[float, int, int], CueHit, AxisValue] | None = None
+        for hit in statement.approach_cues:
+            for rank, label in enumerate(hit.cue.values):
+                if label in by_label:
+                    key = (hit.cue.strength, -distance(hit, focus), -rank)
+                    if best is None or key > best[0]:
+                        best = (key, hit, by_label[label])
+                    break
+        if best is not None:
+            (strength, _, rank), hit, value = best
+            support = STATED if strength >= 1 and rank == 0 else DEFAULT
+            words_said = statement.text(hit.first, hit.last)
+            return _Choice(value.character, value.label, support, f"'{words_said}'")
+        for hint in hints:
+            if hint.approach in by_label:
+                value = by_label[hint.approach]
+                return _Choice(value.character, value.label, DEFAULT, "the procedure word")
+        return None
+
+    @staticmethod
+    def _contradicted(statement: Statement, values: list[AxisValue]) -> bool:
+        """The statement names approaches surely, and the row allows none of them."""
+        labels = {v.label for v in values}
+        sure = [h for h in statement.approach_cues if h.cue.strength >= 1]
+        return bool(sure) and not any(set(h.cue.values) & labels for h in sure)
+
+    def _named(
+        self,
+        statement: Statement,
+        focus: tuple[int, int],
+        key: str,
+        values: list[AxisValue],
+        hints: tuple[OperationChoice, ...],
+    ) -> _Choice | None:
+        """The value the statement names: by a cue, by a hint of the operation words
+        (a biopsy's Diagnostic), or by its label or a synonym outside the operation words."""
+        stems = statement.stems
+        blocked = statement.blocked.get(key, set())
+        found: dict[str, tuple[tuple[int, int], str]] = {}
+        by_label = {v.label: v for v in values}
+        for hit in statement.value_cues.get(key, ()):
+            label = next((v for v in hit.cue.values if v in by_label), None)
+            if label is not None:
+                rank = (by_label[label].size, -distance(hit, focus))
+                _keep(found, label, rank, f"'{statement.text(hit.first, hit.last)}'")
+        if key == "qualifier":
+            for hint in hints:
+                if hint.qualifier in by_label:
+                    rank = (by_label[hint.qualifier].size, 0)
+                    _keep(found, hint.qualifier, rank, "the procedure word")
+        for value in values:
+            if value.empty:
+                continue
+            for phrase in value.phrases:
+                if not phrase <= stems:
+                    continue
+                # The operation's own words are not a device's: "drainage" is no Drainage Device.
+                outside = {
+                    s: [
+                        p
+                        for p in statement.positions(s)
+                        if not focus[0] <= p <= focus[1] and p not in blocked
+                    ]
+                    for s in phrase
+                }
+                if all(outside.values()):
+                    near = min(abs(p - focus[0]) for ps in outside.values() for p in ps)
+                    rank = (len(phrase) + len(value.optional & stems), -near)
+                    _keep(found, value.label, rank, f"'{', '.join(sorted(phrase))}'")
+        if not found:
+            return None
+        label, (_, evidence) = max(found.items(), key=lambda item: (item[1][0], item[0]))
+        value = by_label[label]
+        return _Choice(value.character, value.label, STATED, evidence)
+
+
+def _keep(
+    found: dict[str, tuple[tuple[int, int], str]], label: str, rank: tuple[int, int], why: str
+) -> None:
+    if label not in found or rank > found[label][0]:
+        found[label] = (rank, why)
+
+
+def _rank_support(rank: int) -> float:
+    return _RANK_SUPPORT[max(0, min(rank, len(_RANK_SUPPORT) - 1))]
+
+
+def _weight(heading: _Heading) -> float:
+    return heading.operation.support + heading.body.support
+
+
+def _allows(choice: OperationChoice, prefix: str) -> bool:
+    return choice.tables is None or prefix in choice.tables

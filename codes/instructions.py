@@ -71,9 +71,9 @@ def instructions(notes: Iterable[CodeNote], kinds: frozenset[str]) -> tuple[Inst
     for note in notes:
         if note.kind not in kinds:
             continue
-        references = tuple(
-            r for inner in _PARENTHESES.findall(note.text) for r in code_references(inner)
-        )
+        inside = [r for inner in _PARENTHESES.findall(note.text) for r in code_references(inner)]
+        # Some notes name codes bare: "code also, if applicable, peritonitis K65.-".
+        references = tuple(inside) or code_references(note.text)
         if references:
             words = " ".join(_PARENTHESES.sub(" ", note.text).split()).rstrip(":")
             found.append(Instruction(note.kind, words, references))

@@ -38,6 +38,8 @@ class NoteEvidence:
     """The evidence spans of one note, indexed by code."""
 
     facts: CodeFacts
+    # Spans of official terms, with the similarity of exact terms (0 for near matches:
+    # an approximate match shows where the code comes from but names it less surely).
     official: dict[CodeKey, list[tuple[EvidenceSpan, float]]] = field(default_factory=dict)
     composed: dict[CodeKey, float] = field(default_factory=dict)
     learned: dict[CodeKey, list[tuple[EvidenceSpan, str]]] = field(default_factory=dict)
@@ -93,13 +95,14 @@ def note_evidence(
             if candidate.source is CandidateSource.LEARNED:
                 found.learned.setdefault(key, []).append((span, candidate.term))
                 continue
-            found.official.setdefault(key, []).append((span, candidate.similarity))
+            exact = 0.0 if candidate.source is CandidateSource.NEAR else candidate.similarity
+            found.official.setdefault(key, []).append((span, exact))
             found.by_category.setdefault(category(key), []).append(span)
             if candidate.source is CandidateSource.COMPOSED:
                 found.composed[key] = max(found.composed.get(key, 0.0), candidate.similarity)
             default = facts.default_code(key)
             if default is not None:
-                found.official.setdefault(default, []).append((span, candidate.similarity))
+                found.official.setdefault(default, []).append((span, exact))
     for anchor, value in strength.items():
         if value < HIERARCHY_MIN_SIMILARITY:
             continue

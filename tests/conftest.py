@@ -21,10 +21,12 @@ from codes.catalog import Catalog
 from codes.systems import CodeSystem
 from models.artifacts import ArtifactInfo, ArtifactStore
 from models.ranker_model import FORMAT_VERSION, KIND
+from models.suggester import Suggester
 from nlp.lexicon import LINKER_FOLDER, save_lexicon
 from nlp.lexicon_build import build_lexicon
 from nlp.linker import ApproximateLinker
 from nlp.pipeline import NoteReader
+from tests.unit.conventions_stub import StubSuggestions, stub_model
 from training.encounters import CodiEspSource, Encounter
 from training.train import TrainingParameters, TrainingResult, train
 
@@ -105,6 +107,17 @@ def publish(store: ArtifactStore, result: TrainingResult, **about: object) -> Ar
         parameters=TEST_MODEL_PARAMETERS.as_dict(),
         data_fingerprint="test",
     )
+
+
+@pytest.fixture(scope="session")
+def suggester(catalog: Catalog) -> Suggester:
+    return Suggester.open(catalog)
+
+
+@pytest.fixture(scope="session")
+def stub(trained: TrainingResult, reader: NoteReader, suggester: Suggester) -> StubSuggestions:
+    """Suggestions from a ranker that scores every candidate 0.9 (tests/unit/conventions_stub.py)."""
+    return StubSuggestions(stub_model(trained.model), reader, suggester)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ one; a code a rule adds takes the score of the code it comes from.
 """
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from codes.catalog import Catalog
 from codes.cm_conventions import CmConventions
@@ -29,9 +30,18 @@ from models.conventions.redundancy import (
 from models.conventions.safety import explain_unanchored, judge_support
 from models.guidelines import Setting
 from models.profiles import Profile
-from models.ranker_model import Decision
 from models.suggestions import RankedCode, ScoredCode
 from nlp.mentions import Assertion, Mention
+
+
+class SystemDecision(Protocol):
+    """What a model decided for a code system (models.ranker_model.Decision)."""
+
+    @property
+    def threshold(self) -> float: ...
+
+    @property
+    def billable_only(self) -> bool: ...
 
 
 class Conventions:
@@ -49,7 +59,7 @@ class Conventions:
         self,
         profile: Profile,
         ranked: Sequence[RankedCode],
-        decisions: Mapping[str, Decision],
+        decisions: Mapping[str, SystemDecision],
         text: str,
         mentions: Sequence[Mention],
         setting: Setting,

@@ -147,6 +147,9 @@ def _span_order(span: EvidenceSpan) -> tuple[int, int, str]:
 
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_ABSENT = re.compile(
+    r"\b(?:without|no|not|denies|negative for)\b(?:(?!\b(?:but|however)\b)[^,;.])*", re.I
+)
 # Sentence ends for reading words around evidence: end punctuation, semicolons, line breaks.
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 # Words that deny or put off what follows in a sentence, for checks made on raw sentences
@@ -192,8 +195,11 @@ class NoteView:
                 found.append((start, match.start()))
                 start = match.end()
             found.append((start, len(self.text)))
+            # What a sentence says is absent ("migraine without aura") documents nothing.
             self._sentences = [
-                (s, e, frozenset(content_stems(self.text[s:e], False))) for s, e in found if e > s
+                (s, e, frozenset(content_stems(_ABSENT.sub(" ", self.text[s:e]), False)))
+                for s, e in found
+                if e > s
             ]
         return self._sentences
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from codes.instructions import CodeRange, code_references, covered
 from codes.systems import CodeSystem
 from models.conventions.claim import Claim, Draft, NoteView, load_data, rule
-from models.conventions.knowledge import ASKS_FOR_MORE, NAMED_MIN, CodingKnowledge
+from models.conventions.knowledge import ABSENT, ASKS_FOR_MORE, NAMED_MIN, CodingKnowledge
 from nlp.mentions import Assertion, CandidateSource
 from nlp.terms import content_stems
 
@@ -50,8 +50,14 @@ def combine(claim: Claim, note: NoteView, knowledge: CodingKnowledge) -> None:
             return
 
 
+def _documented(claim: Claim) -> list[Draft]:
+    """Recommended codes this note names: a code proposed only by similar notes cannot be
+    half of a combination, which needs both conditions documented."""
+    return [d for d in claim.recommended(CM) if d.evidence]
+
+
 def _index_combinations(claim: Claim, note: NoteView, knowledge: CodingKnowledge) -> bool:
-    recommended = claim.recommended(CM)
+    recommended = _documented(claim)
     by_category: dict[str, list[Draft]] = {}
     for draft in recommended:
         by_category.setdefault(draft.code[:3], []).append(draft)
@@ -66,6 +72,8 @@ def _index_combinations(claim: Claim, note: NoteView, knowledge: CodingKnowledge
             if base is None:
                 continue
             partners = _partners(phrase.stems, recommended, base, knowledge)
+            if partners is not None:
+                partners = [p for p in partners if p.code != combination.code] or None
             if partners is None and not any(phrase.stems <= s for s in spoken):
                 continue
             # The base is replaced when it is the category's catch-all (E11.9, J44.9, I10),
@@ -80,7 +88,7 @@ def _index_combinations(claim: Claim, note: NoteView, knowledge: CodingKnowledge
                 combination.path,
                 knowledge,
             )
-            recommended = claim.recommended(CM)
+            recommended = _documented(claim)
     return formed
 
 
@@ -126,7 +134,7 @@ def _spoken_terms(note: NoteView) -> list[frozenset[str]]:
     """The words of each official term the note states as present (a partner may be
     named without a code of its own being recommended)."""
     return [
-        frozenset(content_stems(c.term))
+        frozenset(content_stems(ABSENT.sub(" ", c.term)))
         for m in note.mentions
         if m.assertion in _SUPPORTING
         for c in m.candidates
@@ -168,7 +176,7 @@ def _replace(
 def _group_combinations(claim: Claim, knowledge: CodingKnowledge) -> bool:
     formed = False
     for group in knowledge.groups:
-        recommended = claim.recommended(CM)
+        recommended = _documented(claim)
         members = [d for d in recommended if covered(d.code, group.members)]
         if not members:
             continue

@@ -64,18 +64,21 @@ def more_specific(draft: Draft, note: NoteView, knowledge: CodingKnowledge) -> s
     words = note.words_around(draft.evidence)
     own = knowledge.required_stems(draft.code)
     documented = words | own
-    best: tuple[int, float, bool, str] | None = None
+    best: tuple[int, bool, float, str] | None = None
     for code in knowledge.billable_codes_near(draft.code):
-        required = knowledge.required_stems(code)
-        if code == draft.code or not own <= required or not required <= documented:
+        count = knowledge.documented_words(code, documented)
+        if code == draft.code or count is None:
             continue
-        if len(required) <= len(own) and knowledge.billable(CM, draft.code):
+        if not own <= knowledge.meaning_stems(code):
+            continue  # another condition, not a more specific code of this one
+        if count <= len(own) and knowledge.billable(CM, draft.code):
             continue  # no more specific than what the draft already says
-        # On equal words, the catch-all before the residual "other specified" code.
+        # On equal words, a named site before the residual "other part", then the words
+        # nearest the evidence.
         rank = (
-            -len(required),
-            _distance(required - own, draft.evidence, note),
+            -count,
             knowledge.residual(code),
+            _distance(knowledge, code, own, draft.evidence, note),
             code,
         )
         if best is None or rank < best:
@@ -83,14 +86,26 @@ def more_specific(draft: Draft, note: NoteView, knowledge: CodingKnowledge) -> s
     return None if best is None else _with_current_extension(best[-1], draft.code, knowledge)
 
 
-def _distance(words: frozenset[str], spans: Sequence[EvidenceSpan], note: NoteView) -> float:
+def _distance(
+    knowledge: CodingKnowledge,
+    code: str,
+    own: frozenset[str],
+    spans: Sequence[EvidenceSpan],
+    note: NoteView,
+) -> float:
     """How far the words that make a code more specific stand from the evidence: with
-    "left knee pain after a fall on the right hip", the side nearest the knee wins."""
-    if not words:
-        return 0.0
+    "left knee pain after a fall on the right hip", the side nearest the knee wins. Of
+    an "and/or" group ("heel and midfoot") the nearest word counts."""
     positions = note.stem_positions()
     centre = sum((s.start + s.end) / 2 for s in spans) / len(spans)
-    return sum(min((abs(p - centre) for p in positions.get(w, ())), default=1e6) for w in words)
+
+    def far(word: str) -> float:
+        return min((abs(p - centre) for p in positions.get(word, ())), default=1e6)
+
+    groups = knowledge.alternatives(code)
+    grouped = frozenset().union(*groups) if groups else frozenset()
+    single = knowledge.required_stems(code) - own - grouped
+    return sum(far(w) for w in single) + sum(min(far(w) for w in g) for g in groups)
 
 
 def _with_current_extension(code: str, current: str, knowledge: CodingKnowledge) -> str:

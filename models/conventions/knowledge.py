@@ -29,7 +29,11 @@ CM = CodeSystem.ICD10CM
 ASKS_FOR_MORE = frozenset({USE_ADDITIONAL, CODE_ALSO})
 # "without perforation or abscess without bleeding": what a code says is absent is not
 # something the note has to say.
-_ABSENT = re.compile(r"\b(?:without|except)\b[^,;]*", re.IGNORECASE)
+ABSENT = re.compile(r"\b(?:without|except|not|no)\b[^,;]*", re.IGNORECASE)
+# Single words listed with commas and a final "and"/"or": "trachea, bronchus and lung".
+_LISTED = re.compile(r"\b(?:[A-Za-z]+,\s+)*[A-Za-z]+\s+(?:and|or)\s+[A-Za-z]+\b")
+# What a title leaves open: "unspecified" and the words after it, to a comma or "with".
+_OPEN = re.compile(r"\bunspecified\b(?:(?!\bwith\b)[^,])*", re.IGNORECASE)
 _RESIDUAL = re.compile(r"\bother\b", re.IGNORECASE)
 _CATCH_ALL = re.compile(r"\bunspecified\b|without complications?\b|\buncomplicated\b", re.I)
 # Words a more specific code may carry without the note saying them: defaults the index
@@ -79,11 +83,57 @@ class CodingKnowledge:
         summary = self.catalog.get(CM, self._base(code))
         if summary is None:
             return frozenset()
-        return frozenset(content_stems(_ABSENT.sub(" ", summary.description)))
+        return frozenset(content_stems(ABSENT.sub(" ", summary.description)))
 
+    @functools.lru_cache(maxsize=50_000)  # noqa: B019
+    def meaning_stems(self, code: str) -> frozenset[str]:
+        """The words of a code's title and of the headings above it in its category: what
+        the code means ("Left lower quadrant pain" is also "abdominal pain", from R10)."""
+        stems = set(self.title_stems(code))
+        for ancestor in self.catalog.ancestors(CM, self._base(code)):
+            if ancestor.kind in ("block", "chapter"):
+                break
+            stems |= self.title_stems(ancestor.code)
+        return frozenset(stems)
+
+    @functools.lru_cache(maxsize=50_000)  # noqa: B019
     def required_stems(self, code: str) -> frozenset[str]:
-        """The title's words a note must say for the code to be documented."""
-        return self.title_stems(code) - FREE_WORDS
+        """The title's words a note must say for the code to be documented: not what it
+        says is absent, not defaults, not what it leaves open ("Non-pressure chronic
+        ulcer of unspecified part of unspecified lower leg" settles the kind of ulcer,
+        not its site)."""
+        summary = self.catalog.get(CM, self._base(code))
+        if summary is None:
+            return frozenset()
+        title = _OPEN.sub(" ", ABSENT.sub(" ", summary.description))
+        return frozenset(content_stems(title)) - FREE_WORDS
+
+    @functools.lru_cache(maxsize=50_000)  # noqa: B019
+    def alternatives(self, code: str) -> tuple[frozenset[str], ...]:
+        """Words of a title joined by "and"/"or", of which one is enough: "and" means
+        "and/or" in the classification (I.A.14), so "ulcer of left heel and midfoot" is
+        documented by "left heel ulcer"."""
+        summary = self.catalog.get(CM, self._base(code))
+        if summary is None:
+            return ()
+        title = ABSENT.sub(" ", summary.description)
+        groups = []
+        for match in _LISTED.finditer(title):
+            words = re.split(r",\s*|\s+(?:and|or)\s+", match.group())
+            group = frozenset(s for w in words for s in content_stems(w))
+            if len(group) > 1:
+                groups.append(group)
+        return tuple(groups)
+
+    def documented_words(self, code: str, words: frozenset[str]) -> int | None:
+        """How many of the code's title words `words` documents, or None when it leaves
+        one out (one word of an "and/or" group is enough)."""
+        groups = self.alternatives(code)
+        optional = frozenset().union(*groups) if groups else frozenset()
+        required = self.required_stems(code) - optional
+        if not required <= words or not all(g & words for g in groups):
+            return None
+        return len(required) + len(groups)
 
     def _base(self, code: str) -> str:
         """A code without its 7th character (and its placeholders), when that is a code."""

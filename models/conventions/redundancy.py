@@ -99,10 +99,17 @@ def apply_excludes1(claim: Claim, knowledge: CodingKnowledge) -> None:
 
 
 def _yielding(draft: Draft, other: Draft, table: SymptomTable) -> Draft:
-    """Which of two mutually excluded codes goes: the symptom, else the lower score."""
+    """Which of two mutually excluded codes goes: the symptom, else the one the note
+    names less plainly, else the lower score."""
     if table.is_symptom(draft.code) != table.is_symptom(other.code):
         return draft if table.is_symptom(draft.code) else other
-    return min((draft, other), key=lambda d: (d.score, d.code))
+    return min((draft, other), key=lambda d: (_longest(d), d.named, d.score, d.code))
+
+
+def _longest(draft: Draft) -> int:
+    """The longest span naming the draft: "iron deficiency" inside "iron deficiency anemia
+    secondary to chronic blood loss" names less than the whole does."""
+    return max((s.end - s.start for s in draft.evidence), default=0)
 
 
 def drop_integral_symptoms(claim: Claim, knowledge: CodingKnowledge) -> None:

@@ -101,12 +101,14 @@ class _Phrase:
         return _Phrase(text, tuple(dict.fromkeys(self.stems + other.stems)))
 
 
-def _title_phrases(title: str, subterm: bool) -> tuple[_Phrase, ...] | None:
+def _title_phrases(title: str, subterm: bool, listed: bool = False) -> tuple[_Phrase, ...] | None:
     """The alternative phrasings a title adds to its path.
 
     None: skip the row and its subterms (a residual "specified" row, an editor's note).
     An empty tuple: the title adds no words (a connector such as "with", "unspecified
     site", "without hemorrhage"); the row's phrase is its parent's.
+    `listed`: a subterm's comma parts are alternatives, as the External Cause Index
+    writes them ("Fall, down, stairs, steps": a fall down stairs or down steps).
     """
     if _RESIDUAL.search(title):
         return None
@@ -116,7 +118,9 @@ def _title_phrases(title: str, subterm: bool) -> tuple[_Phrase, ...] | None:
     title = _PARENTHESES.sub(" ", _END_BRACKETS.sub("", title))
     title = _FILLER.sub(" ", _NEGATED_TAIL.sub("", title))
     parts = [_clean_part(part, subterm) for part in title.split(",")]
-    texts = [*_part_combinations([p for p in parts if p]), *brackets]
+    kept = [p for p in parts if p]
+    combinations = kept if listed and subterm else _part_combinations(kept)
+    texts = [*combinations, *brackets]
     unique: dict[frozenset[str], _Phrase] = {}
     for phrase in map(_Phrase.of, texts):
         if phrase.stems:
@@ -222,26 +226,30 @@ class _Visit:
 
 
 def _walk(
-    entries: Iterable[IndexEntry], skipped: Counter[str], parent: IndexEntry | None = None
+    entries: Iterable[IndexEntry],
+    skipped: Counter[str],
+    parent: IndexEntry | None = None,
+    listed: bool = False,
 ) -> Iterator[_Visit]:
     """Every row that can be phrased, main terms first, in document order."""
     # Titles repeat ("with", "right", "specified NEC"): phrase each once.
-    titles: dict[tuple[str, bool], tuple[_Phrase, ...] | None] = {}
-    yield from _visits(entries, skipped, titles, (), parent)
+    titles: dict[tuple[str, bool, bool], tuple[_Phrase, ...] | None] = {}
+    yield from _visits(entries, skipped, titles, (), parent, listed)
 
 
 def _visits(
     entries: Iterable[IndexEntry],
     skipped: Counter[str],
-    titles: dict[tuple[str, bool], tuple[_Phrase, ...] | None],
+    titles: dict[tuple[str, bool, bool], tuple[_Phrase, ...] | None],
     prefixes: tuple[_Phrase, ...],
     parent: IndexEntry | None,
+    listed: bool,
 ) -> Iterator[_Visit]:
     for entry in entries:
         if entry.cut:
             skipped["title_cut_in_source"] += 1
             continue
-        title = (entry.title, parent is not None)
+        title = (entry.title, parent is not None, listed)
         if title not in titles:
             titles[title] = _title_phrases(*title)
         own = titles[title]
@@ -251,7 +259,7 @@ def _visits(
         phrases = _extend(prefixes, own) if own else prefixes
         if phrases:
             yield _Visit(entry, parent, phrases, adds_words=bool(own))
-        yield from _visits(entry.children, skipped, titles, phrases, entry)
+        yield from _visits(entry.children, skipped, titles, phrases, entry, listed)
 
 
 # --- See references ---------------------------------------------------------------------
@@ -409,10 +417,12 @@ def _reference_problem(reference: str) -> str:
     return "see_unresolved"
 
 
-def _index_aliases(roots: list[IndexEntry], aliases: _Aliases, weight: float) -> None:
+def _index_aliases(
+    roots: list[IndexEntry], aliases: _Aliases, weight: float, listed: bool = False
+) -> None:
     """Aliases of the main index or the external-cause index: one code per row."""
     resolver = _Resolver(roots)
-    for visit in _walk(roots, aliases.skipped):
+    for visit in _walk(roots, aliases.skipped, listed=listed):
         entry, parent = visit.entry, visit.parent
         if not visit.adds_words and not _completes(parent):
             continue
@@ -530,7 +540,7 @@ def cm_index_aliases(index_csv: Path, is_code: Callable[[str], bool]) -> list[Al
 def external_cause_aliases(eindex_xml: Path, is_code: Callable[[str], bool]) -> list[Alias]:
     """Aliases from the External Cause of Injuries Index XML (source "external_cause")."""
     aliases = _Aliases("external_cause", IndexCodes(is_code))
-    _index_aliases(read_index_xml(eindex_xml, None), aliases, TABLE_WEIGHT)
+    _index_aliases(read_index_xml(eindex_xml, None), aliases, TABLE_WEIGHT, listed=True)
     return aliases.result(eindex_xml)
 
 

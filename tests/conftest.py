@@ -26,7 +26,7 @@ from nlp.lexicon import LINKER_FOLDER, save_lexicon
 from nlp.lexicon_build import build_lexicon
 from nlp.linker import ApproximateLinker
 from nlp.pipeline import NoteReader
-from tests.unit.conventions_stub import StubSuggestions, stub_model
+from tests.unit.conventions_stub import ScoresNamedCodesHigh, StubSuggestions, stub_model
 from training.encounters import CodiEspSource, Encounter
 from training.train import TrainingParameters, TrainingResult, train
 
@@ -116,8 +116,18 @@ def suggester(catalog: Catalog) -> Suggester:
 
 @pytest.fixture(scope="session")
 def stub(trained: TrainingResult, reader: NoteReader, suggester: Suggester) -> StubSuggestions:
-    """Suggestions from a ranker that scores every candidate 0.9 (tests/unit/conventions_stub.py)."""
+    """Suggestions from a ranker that scores every candidate 0.9 (conventions_stub.py)."""
     return StubSuggestions(stub_model(trained.model), reader, suggester)
+
+
+@pytest.fixture(scope="session")
+def named_stub(
+    trained: TrainingResult, reader: NoteReader, suggester: Suggester
+) -> StubSuggestions:
+    """Suggestions from a ranker that believes every official term of the note, and
+    nothing else: each rule's effect shows on a known set of candidates."""
+    model = stub_model(trained.model, ScoresNamedCodesHigh())
+    return StubSuggestions(model, reader, suggester)
 
 
 @pytest.fixture(scope="session")

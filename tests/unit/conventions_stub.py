@@ -16,6 +16,8 @@ from models.tree_ensemble import TreeEnsemble
 from nlp.pipeline import NoteReader
 
 STUB_SCORE = 0.9
+# How plainly an official term must name a code for the named-only stub to believe it.
+NAMED_MIN = 0.35
 
 
 NAMED = [FEATURES.index(name) for name in ("lexicon_best", "heading_default")]
@@ -34,7 +36,7 @@ class ScoresNamedCodesHigh(ScoresEverythingHigh):
     0.05 for the rest: a ranker that believes every term of the note and nothing else."""
 
     def probabilities(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        named = matrix[:, NAMED].max(axis=1) >= 0.5
+        named = matrix[:, NAMED].max(axis=1) >= NAMED_MIN
         return np.where(named, STUB_SCORE, 0.05)
 
 

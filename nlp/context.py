@@ -17,12 +17,16 @@ no pseudo-cues ("gram negative", "no increase"). On tests/data/assertions.tsv th
 `assertion_of` turns the marks, and the mention's section, into one `Assertion`.
 """
 
+import bisect
+import hashlib
 import itertools
 import json
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any
 
 import numpy as np
+from medspacy.common.medspacy_matcher import MedspacyMatcher
 from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -34,8 +38,9 @@ MENTIONS_KEY = "medcode_mentions"
 RULES_FILE = "context.json"
 
 # ConText category -> the Span extension it sets. NEGATED_RESULT ("HIV negative"),
-# NEGATED_CLAUSE ("After ruling out malignancy, ...") and POSSIBLE_CLAUSE ("Given the
-# suspicion of torsion, ...") are cues whose scope also ends at a comma.
+# NEGATED_CLAUSE ("After ruling out malignancy, ..."), POSSIBLE_CLAUSE ("Given the
+# suspicion of torsion, ...") and HISTORICAL_CLAUSE ("a stroke 5 years ago") are cues
+# whose scope also ends at a comma.
 _SPAN_ATTRS = {
     "NEGATED_EXISTENCE": {"is_negated": True},
     "NEGATED_RESULT": {"is_negated": True},
@@ -43,6 +48,7 @@ _SPAN_ATTRS = {
     "POSSIBLE_EXISTENCE": {"is_uncertain": True},
     "POSSIBLE_CLAUSE": {"is_uncertain": True},
     "HISTORICAL": {"is_historical": True},
+    "HISTORICAL_CLAUSE": {"is_historical": True},
     "FAMILY": {"is_family": True},
     "HYPOTHETICAL": {"is_hypothetical": True},
 }
@@ -63,6 +69,13 @@ def make_context(nlp: Language, name: str, rules_file: str, span_key: str) -> "M
     return context
 
 
+def _rules_data(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        resources.files("nlp.rules").joinpath(name).read_text("utf-8")
+    )
+    return data
+
+
 def load_context_rules(
     nlp: Language, name: str = RULES_FILE
 ) -> tuple[list[ConTextRule], dict[str, list[str]]]:
@@ -72,7 +85,7 @@ def load_context_rules(
     per wording: spaCy's PhraseMatcher finds them all in one hashed pass, where the token
     Matcher would test every pattern at every token.
     """
-    data = json.loads(resources.files("nlp.rules").joinpath(name).read_text("utf-8"))
+    data = _rules_data(name)
     rules: list[ConTextRule] = []
     for spec in data["context_rules"]:
         pattern = spec.get("pattern")
@@ -85,18 +98,20 @@ def load_context_rules(
             # One pattern per first word: the Matcher tries every pattern's first token at
             # every token, and a plain word is a cheap test where a word list is not.
             rules.extend(
-                ConTextRule.from_dict({**spec, "pattern": [{"LOWER": w}, *pattern[1:]]})
-                for w in _first_words(pattern)
+                ConTextRule.from_dict({**spec, "pattern": [first, *pattern[1:]]})
+                for first in _first_words(pattern)
             )
         else:
             rules.append(ConTextRule.from_dict(spec))
     return rules, data["terminating_types"]
 
 
-def _first_words(pattern: list[dict[str, Any]]) -> list[str]:
+def _first_words(pattern: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A first token that lists words, as one token per word (its other tests kept)."""
     first = pattern[0]
-    if set(first) == {"LOWER"} and isinstance(first["LOWER"], dict):
-        return list(first["LOWER"]["IN"])
+    lower = first.get("LOWER")
+    if isinstance(lower, dict) and set(lower) == {"IN"} and "OP" not in first:
+        return [{**first, "LOWER": w} for w in lower["IN"]]
     return []
 
 
@@ -122,6 +137,43 @@ def _wordings(nlp: Language, pattern: object) -> list[str] | None:
             return None  # the tokenizer would cut this wording differently: keep the pattern
         phrases.append(phrase)
     return phrases
+
+
+class CueFinder:
+    """The cues of some ConText rules in a Doc, found once per Doc.
+
+    Rules are matched as ConText matches them: of overlapping cues the longest is kept,
+    so "no increase" stays a pseudo-cue and "not excluded" an uncertainty. The mention
+    matcher (for the cues a mention may not straddle) and ConText look for the cues of
+    the same rules file: the first stores them on the Doc, under a key naming the rules,
+    and the second reads them instead of matching every rule over the note again.
+    """
+
+    def __init__(self, nlp: Language, rules: Sequence[ConTextRule]) -> None:
+        self._vocab = nlp.vocab
+        self._matcher = MedspacyMatcher(nlp, name="medcode_cues", prune=True)
+        self._matcher.add(rules)
+        # Rule ids are the category and the rule's place in the list: two finders of
+        # equal rule lists give a match the same id.
+        listed = json.dumps([[r.category, r.literal, r.pattern] for r in rules])
+        self._key = "medcode_cues:" + hashlib.sha256(listed.encode("utf-8")).hexdigest()
+
+    def __call__(self, doc: Doc) -> list[tuple[ConTextRule, int, int]]:
+        """(rule, start token, end token) of each cue, in text order."""
+        found: list[tuple[int, int, str]] | None = doc.user_data.get(self._key)
+        if found is None:
+            matches = self._matcher(doc)
+            found = sorted((start, end, self._vocab[id_].text) for id_, start, end in matches)
+            doc.user_data[self._key] = found
+        rules = self._matcher.rule_map
+        return [(rules[rule_id], start, end) for start, end, rule_id in found]
+
+
+def mention_barriers(nlp: Language, name: str = RULES_FILE) -> tuple[CueFinder, frozenset[str]]:
+    """A finder of the rules file's cues, and the categories of the cues a mention may not
+    straddle (the file's "mention_barriers")."""
+    rules, _ = load_context_rules(nlp, name)
+    return CueFinder(nlp, rules), frozenset(_rules_data(name)["mention_barriers"])
 
 
 class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
@@ -151,8 +203,12 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
             input_span_type="group",
             span_group_name=span_key,
         )
-        # medspaCy keeps its matcher private; medspacy is pinned, and tests cover this.
-        self._cue_matcher = self._ConText__matcher
+        self.cues = CueFinder(nlp, [])
+
+    def add(self, rules: Iterable[ConTextRule]) -> None:
+        super().add(rules)
+        # In the order ConText numbered them, and with the scopes it set on them.
+        self.cues = CueFinder(self.nlp, self.rules)
 
     def __call__(self, doc: Doc, targets: str | None = None) -> Doc:
         if targets is not None:
@@ -160,26 +216,28 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
         mentions = list(doc.spans.get(self.span_group_name, ()))
         if not mentions:
             return doc
-        sentence_of = np.cumsum(doc.to_array("SENT_START").astype(np.int64) == 1) - 1
+        starts = doc.to_array("SENT_START").astype(np.int64) == 1
+        sentence_of = np.cumsum(starts) - 1
+        bounds = [*np.flatnonzero(starts).tolist(), len(doc)]
         by_sentence: dict[int, list[Span]] = {}
         for mention in mentions:
             for sentence in set(sentence_of[mention.start : mention.end].tolist()):
                 by_sentence.setdefault(sentence, []).append(mention)
-        cues: dict[int, list[ConTextModifier]] = {}
-        for match_id, start, end in self._cue_matcher(doc):
+        cues: dict[int, list[_Cue]] = {}
+        for rule, start, end in self.cues(doc):
             sentence = int(sentence_of[start])
             if sentence in by_sentence:
-                rule = self._cue_matcher.rule_map[self.nlp.vocab[match_id].text]
-                cue = _Cue(rule, start, end, doc, max_scope=self.max_scope)
+                if self.max_scope is None:
+                    scope = _scope(rule, start, end, bounds[sentence], bounds[sentence + 1])
+                    cue = _Cue(rule, start, end, doc, *scope)
+                else:
+                    cue = _Cue(rule, start, end, doc, max_scope=self.max_scope)
                 cues.setdefault(sentence, []).append(cue)
         edges = []
         for sentence, sentence_cues in cues.items():
-            graph = ConTextGraph(prune_on_modifier_overlap=self.prune_on_target_overlap)
-            graph.targets = by_sentence[sentence]
-            graph.modifiers = sentence_cues
-            graph.update_scopes()
-            graph.apply_modifiers()
-            edges.extend(graph.edges)
+            sentence_cues.sort(key=lambda c: c.modifier_span)
+            _limit_scopes(sentence_cues)
+            edges.extend(_edges(sentence_cues, by_sentence[sentence]))
         for target, cue in edges:
             target._.modifiers += (cue,)
         self.set_context_attributes(edges)
@@ -187,6 +245,73 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
             targets=mentions, modifiers=[c for cs in cues.values() for c in cs], edges=edges
         )
         return doc
+
+
+def _scope(rule: ConTextRule, start: int, end: int, first: int, stop: int) -> tuple[int, int]:
+    """A cue's scope before other cues limit it: its sentence (tokens first..stop-1) on
+    the side(s) its direction says, within the rule's max_scope.
+
+    What medspaCy's `ConTextModifier` computes from `doc[start].sent`, which walks the
+    sentence for every cue: thousands of cues in one run-on sentence took seconds.
+    """
+    direction = rule.direction.lower()
+    reach = rule.max_scope
+    low, high = first, stop
+    if direction == "forward":
+        low = end
+    elif direction == "backward":
+        high = start
+    if reach is not None and direction != "forward" and start - low > reach:
+        low = start - reach
+    if reach is not None and direction != "backward" and high - end > reach:
+        high = end + reach
+    return low, high
+
+
+def _limit_scopes(cues: list["_Cue"]) -> None:
+    """medspaCy's `ConTextGraph.update_scopes` without comparing every pair of cues.
+
+    A scope only ever shrinks to the nearest cue that ends it, so each cue looks ahead
+    (and back) only until its scope's edge: in a run-on sentence of thousands of cues
+    ("no X no Y no Z ...") every pair took minutes. Forward ends first, then backward
+    starts, which gives medspaCy's scopes (tests/unit/test_context.py compares them).
+    `cues` are in text order and do not overlap (the cue matcher keeps the longest).
+    """
+    for i, cue in enumerate(cues):
+        if cue.direction in ("FORWARD", "BIDIRECTIONAL"):
+            for j in range(i + 1, len(cues)):
+                other = cues[j]
+                if other.modifier_span[0] >= cue.scope_span[1]:
+                    break
+                cue.limit_scope(other)
+    for i, cue in enumerate(cues):
+        if cue.direction in ("BACKWARD", "BIDIRECTIONAL"):
+            for j in range(i - 1, -1, -1):
+                other = cues[j]
+                if other.modifier_span[1] <= cue.scope_span[0]:
+                    break
+                cue.limit_scope(other)
+
+
+def _edges(cues: list["_Cue"], targets: list[Span]) -> list[tuple[Span, "_Cue"]]:
+    """medspaCy's `ConTextGraph.apply_modifiers`, looking only at the targets in a cue's
+    scope (found by bisection) instead of at every target."""
+    order = sorted(range(len(targets)), key=lambda i: (targets[i].start, i))
+    starts = [targets[i].start for i in order]
+    longest = max(len(t) for t in targets)
+    edges: list[tuple[Span, _Cue]] = []
+    for cue in cues:
+        if cue.direction in ("TERMINATE", "PSEUDO"):
+            continue
+        scope_start, scope_end = cue.scope_span
+        low = bisect.bisect_left(starts, scope_start - longest + 1)
+        high = bisect.bisect_left(starts, scope_end)
+        for i in sorted(order[low:high]):
+            if cue.modifies(targets[i]):
+                cue.modify(targets[i])
+        cue.reduce_targets()
+        edges.extend((target, cue) for target in cue._targets)
+    return edges
 
 
 class _Cue(ConTextModifier):  # type: ignore[misc]  # medspaCy is untyped

@@ -8,8 +8,13 @@ built, and optionally the phrases a trained model learned from coded evidence, h
 per document (doc.user_data[LEARNED_PHRASES]) so that one pipeline serves any model and
 switching models never rebuilds it. Learned matches become mentions like any other, so
 sections and ConText assertions apply to them too.
+
+Every occurrence of a phrase is a mention of its own (one per token window), and no
+mention straddles a cue that ends or negates an assertion's scope (the rules file's
+"mention_barriers"): each mention then gets one assertion that holds for all its words.
 """
 
+import bisect
 from collections.abc import Iterable
 
 from spacy.language import Language
@@ -17,9 +22,10 @@ from spacy.tokens import Doc, Span
 
 from codes.text import fold
 from nlp.aliases import Alias
+from nlp.context import RULES_FILE, CueFinder, mention_barriers
 from nlp.lexicon import load_lexicon
 from nlp.mentions import CandidateCode, CandidateSource
-from nlp.term_matcher import Phrase, PhraseMatch, TermMatcher
+from nlp.term_matcher import Cue, Phrase, PhraseMatch, TermMatcher
 from nlp.terms import content_stems
 from nlp.tokens import Token
 
@@ -32,21 +38,33 @@ LEARNED_PHRASES = "medcode_learned_phrases"
     "medcode_mentions",
     assigns=["doc.spans", f"span._.{CANDIDATES_ATTR}"],
     requires=["token.is_sent_start"],
-    default_config={"lexicon_dir": None},
+    default_config={"lexicon_dir": None, "rules_file": RULES_FILE},
 )
-def make_mention_matcher(nlp: Language, name: str, lexicon_dir: str | None) -> "MentionMatcher":
+def make_mention_matcher(
+    nlp: Language, name: str, lexicon_dir: str | None, rules_file: str
+) -> "MentionMatcher":
     phrases: list[Phrase] = []
     if lexicon_dir is not None:
         from pathlib import Path
 
         phrases, _ = load_lexicon(Path(lexicon_dir))
-    return MentionMatcher(phrases)
+    cues, barriers = mention_barriers(nlp, rules_file)
+    return MentionMatcher(phrases, cues, barriers)
 
 
 class MentionMatcher:
-    def __init__(self, phrases: Iterable[Phrase]) -> None:
+    def __init__(
+        self,
+        phrases: Iterable[Phrase],
+        cues: CueFinder | None = None,
+        barriers: Iterable[str] = (),
+    ) -> None:
+        """`cues` finds the ConText cues of a Doc; those of the `barriers` categories
+        split mentions."""
         if not Span.has_extension(CANDIDATES_ATTR):
             Span.set_extension(CANDIDATES_ATTR, default=())
+        self.cues = cues
+        self.barriers = frozenset(barriers)
         self.use_phrases(phrases)
 
     def use_phrases(self, phrases: Iterable[Phrase]) -> None:
@@ -58,12 +76,18 @@ class MentionMatcher:
         if learned is not None:
             matchers.append((CandidateSource.LEARNED, learned))
         expansions = _expansion_stems(doc)
+        barriers = [
+            (start, end)
+            for rule, start, end in (self.cues(doc) if self.cues is not None else ())
+            if rule.category in self.barriers
+        ]
         found: dict[tuple[int, int], dict[CandidateSource, list[PhraseMatch]]] = {}
         for sentence in doc.sents:
             tokens = [Token(t.idx, t.idx + len(t.text), t.text, fold(t.text)) for t in sentence]
             extra = [(t.i - sentence.start, s) for t in sentence for s in expansions.get(t.i, ())]
+            cues = _cues_in(sentence, barriers, tokens)
             for source, matcher in matchers:
-                for match in matcher.match(tokens, extra):
+                for match in matcher.match(tokens, extra, cues):
                     window = (sentence.start + match.first, sentence.start + match.last + 1)
                     if not _part_of_an_expansion(match, window, expansions):
                         found.setdefault(window, {}).setdefault(source, []).append(match)
@@ -77,6 +101,17 @@ class MentionMatcher:
             spans.append(mention)
         doc.spans[MENTIONS_KEY] = spans
         return doc
+
+
+def _cues_in(sentence: Span, barriers: list[tuple[int, int]], tokens: list[Token]) -> list[Cue]:
+    """The barrier cues inside a sentence, in its token indexes (`barriers` is sorted)."""
+    low = bisect.bisect_left(barriers, (sentence.start, sentence.start))
+    high = bisect.bisect_left(barriers, (sentence.end, sentence.end))
+    cues = []
+    for start, end in barriers[low:high]:
+        first, last = start - sentence.start, min(end, sentence.end) - 1 - sentence.start
+        cues.append(Cue(first, last, tuple(t.norm for t in tokens[first : last + 1])))
+    return cues
 
 
 def _part_of_an_expansion(

@@ -2,14 +2,25 @@
 
 Phrases are grouped by their content stems (many aliases share them) and indexed by
 their rarest stem, so a sentence only checks the few phrases that could match it. A
-match must also be compact (its words close together), and its evidence is the smallest
-window of tokens that holds all of them.
+match must also be compact (its words close together), and its evidence is a smallest
+window of tokens that holds all of them. Every occurrence is a match of its own: "No
+pneumonia on admission; pneumonia developed on day 3" names pneumonia twice, and only
+the second is present.
+
+A window never holds a scope-ending cue (a ConText terminator or negation, see
+`Cue`) that is not one of the phrase's own words: in "hypertension but no diabetes" the
+two words are asserted differently and cannot make one mention.
 """
 
+import heapq
+import itertools
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
+from codes.text import words
 from nlp.aliases import Alias
 from nlp.terms import content_stems, stem
 from nlp.tokens import Token
@@ -41,6 +52,17 @@ class PhraseMatch:
         specificity = n / (n + 1.0)
         compactness = n / max(n, self.word_tokens)
         return specificity * compactness
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """Tokens that end or negate an assertion's scope ("but", ";", "no", "denies"): a
+    phrase's window may not hold one unless its words are the phrase's own, as "without"
+    is in "Type 2 diabetes mellitus without complications"."""
+
+    first: int  # token indexes into the sentence, inclusive
+    last: int
+    words: tuple[str, ...]  # folded, as Token.norm
 
 
 def group_phrases(aliases: Iterable[Alias]) -> list[Phrase]:
@@ -79,28 +101,38 @@ class TermMatcher:
         return cls(group_phrases(aliases))
 
     def match(
-        self, tokens: Sequence[Token], extra_stems: Sequence[tuple[int, str]] = ()
+        self,
+        tokens: Sequence[Token],
+        extra_stems: Sequence[tuple[int, str]] = (),
+        cues: Sequence[Cue] = (),
     ) -> list[PhraseMatch]:
-        """Phrases found in one sentence's tokens.
+        """Every occurrence of a phrase in one sentence's tokens.
 
         `extra_stems` adds (token index, stem) pairs that the text does not spell out,
         e.g. the words of an abbreviation's expansion at the abbreviation's position.
+        `cues` are the scope-ending cues of the sentence, which no window may straddle.
+
+        The work is linear in the occurrences of the stems of the phrases found, never in
+        pairs of them: long run-on "sentences" stay cheap.
         """
-        positions: dict[str, list[int]] = {}
-        for i, token in enumerate(tokens):
-            positions.setdefault(stem(token.norm), []).append(i)
-        for i, extra in extra_stems:
-            positions.setdefault(extra, []).append(i)
+        positions = _positions(tokens, extra_stems)
         matches = [
-            PhraseMatch(phrase, positions[phrase.stems[0]][0], positions[phrase.stems[0]][0], 1)
-            for word in positions
+            PhraseMatch(phrase, i, i, 1)
+            for word, found_at in positions.items()
             for phrase in self._single.get(word, ())
+            for i in found_at
         ]
-        for phrase in self._found_multiword(positions):
-            first, last = _smallest_window(phrase.stems, positions)
-            if last - first + 1 <= len(phrase.stems) * _SPREAD + _SLACK:
-                words = sum(1 for t in tokens[first : last + 1] if t.norm.isalnum())
-                matches.append(PhraseMatch(phrase, first, last, max(words, 1)))
+        multiword = self._found_multiword(positions)
+        if not multiword:
+            return matches
+        # Alphanumeric tokens before each index, and the cues as flags: O(1) window tests.
+        alnum_before = list(itertools.accumulate((t.norm.isalnum() for t in tokens), initial=0))
+        barriers = _Barriers(cues, len(tokens))
+        for phrase in multiword:
+            width = len(phrase.stems) * _SPREAD + _SLACK
+            for first, last in _occurrences(phrase, positions, width, barriers):
+                words_in = alnum_before[last + 1] - alnum_before[first]
+                matches.append(PhraseMatch(phrase, first, last, max(words_in, 1)))
         return matches
 
     def _found_multiword(self, positions: dict[str, list[int]]) -> list[Phrase]:
@@ -120,21 +152,96 @@ class TermMatcher:
         return found
 
 
-def _smallest_window(stems: Sequence[str], positions: dict[str, list[int]]) -> tuple[int, int]:
-    """The shortest token range holding every stem (sentences are short: a sliding window)."""
-    events = sorted({(p, s) for s in stems for p in positions[s]})
-    needed = len(stems)
-    best = (events[0][0], events[-1][0])
-    counts: Counter[str] = Counter()
-    left = 0
-    for position, word in events:
-        counts[word] += 1
-        while len(counts) == needed:
-            left_position, left_word = events[left]
-            if position - left_position < best[1] - best[0]:
-                best = (left_position, position)
-            counts[left_word] -= 1
-            if counts[left_word] == 0:
-                del counts[left_word]
-            left += 1
-    return best
+def _positions(
+    tokens: Sequence[Token], extra_stems: Sequence[tuple[int, str]]
+) -> dict[str, list[int]]:
+    """Stem -> the sorted token indexes where the sentence holds it."""
+    positions: dict[str, list[int]] = {}
+    for i, token in enumerate(tokens):
+        positions.setdefault(stem(token.norm), []).append(i)
+    if extra_stems:
+        for i, extra in extra_stems:
+            positions.setdefault(extra, []).append(i)
+        for word in {extra for _, extra in extra_stems}:
+            positions[word] = sorted(set(positions[word]))
+    return positions
+
+
+class _Barriers:
+    """The cues of a sentence, and which token indexes they cover."""
+
+    def __init__(self, cues: Sequence[Cue], length: int) -> None:
+        self.cues = sorted(cues, key=lambda c: (c.first, c.last))
+        self._firsts = [c.first for c in self.cues]
+        self._longest = max((c.last - c.first for c in self.cues), default=0)
+        self._covered_before: list[int] = []
+        if self.cues:
+            covered = [False] * length
+            for cue in self.cues:
+                for i in range(max(cue.first, 0), min(cue.last + 1, length)):
+                    covered[i] = True
+            self._covered_before = list(itertools.accumulate(covered, initial=0))
+        # (phrase id, cue words) -> whether the phrase's own wording holds the cue's words.
+        self._owned: dict[tuple[int, tuple[str, ...]], bool] = {}
+
+    def block(self, phrase: Phrase, first: int, last: int) -> bool:
+        """Whether a cue that is not the phrase's own wording stands in first..last."""
+        if not self.cues or self._covered_before[last + 1] == self._covered_before[first]:
+            return False
+        for i in range(bisect_left(self._firsts, first - self._longest), len(self.cues)):
+            cue = self.cues[i]
+            if cue.first > last:
+                break
+            if cue.last < first:
+                continue
+            key = (id(phrase), cue.words)
+            owned = self._owned.get(key)
+            if owned is None:
+                owned = self._owned[key] = _owns(phrase, cue.words)
+            if not owned:
+                return True
+        return False
+
+
+def _owns(phrase: Phrase, cue_words: tuple[str, ...]) -> bool:
+    """Whether every word of a cue is one of the phrase's: a word of its aliases or a stem."""
+    own = set(phrase.stems)
+    for alias in phrase.aliases:
+        own.update(words(alias.text))
+    return all(w in own or stem(w) in own for w in cue_words)
+
+
+def _occurrences(
+    phrase: Phrase, positions: dict[str, list[int]], width: int, barriers: _Barriers
+) -> list[tuple[int, int]]:
+    """The phrase's compact occurrences as (first, last) token indexes, in text order.
+
+    Candidates are the minimal windows (holding every stem, with no smaller window inside
+    that does), one per start, found in one left-to-right pass over the stems'
+    positions. A window that is too wide or holds a cue is dropped, and so is any larger
+    one around it, which is no better. Of windows sharing a token (one occurrence of a
+    word cannot serve two occurrences of the phrase), the tightest wins, as the smallest
+    window did when a phrase was matched once per sentence.
+    """
+    stems = phrase.stems
+    events = heapq.merge(*([(p, k) for p in positions[s]] for k, s in enumerate(stems)))
+    last_seen = [-1] * len(stems)
+    windows: list[tuple[int, int]] = []
+    previous_start = -1
+    for position, at_position in itertools.groupby(events, key=itemgetter(0)):
+        for _, k in at_position:
+            last_seen[k] = position
+        start = min(last_seen)
+        if start > previous_start:  # every stem seen, and the first window from `start`
+            previous_start = start
+            if position - start < width and not barriers.block(phrase, start, position):
+                windows.append((start, position))
+    if len(windows) < 2:
+        return windows
+    chosen: list[tuple[int, int]] = []
+    taken: set[int] = set()
+    for first, last in sorted(windows, key=lambda w: (w[1] - w[0], w[0])):
+        if taken.isdisjoint(range(first, last + 1)):
+            chosen.append((first, last))
+            taken.update(range(first, last + 1))
+    return sorted(chosen)

@@ -4,7 +4,9 @@ tests/data/assertions.tsv holds one mention per row: the sentence, the mention (
 occurrence in the sentence, or the `occurrence`-th when that column says so), the expected
 assertion, an optional section header that precedes the sentence on its own line, and the
 split. The sentences were written before the rules; "dev" rows were then used while writing
-the rules, "heldout" rows were only run once the rules were done.
+the rules, "heldout" rows were only run once the rules were done. The last "dev" rows came
+with later cues ("excluded" before its object, "discarded", "ruled out" after it, a time in
+the past, a trailing "?").
 """
 
 import csv
@@ -20,7 +22,7 @@ from nlp.mentions import Assertion
 from tests.unit.pipelines import assertion_pipeline
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "assertions.tsv"
-MIN_ACCURACY = 0.90
+MIN_ACCURACY = 0.97  # on each split
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,14 @@ def predict(pipeline: Language, row: Row) -> Assertion:
     return assertion_of(doc.spans[MENTIONS_KEY][0])
 
 
-def report(results: list[tuple[Row, Assertion]]) -> tuple[float, str]:
+def report(results: list[tuple[Row, Assertion]]) -> tuple[dict[str, float], str]:
+    """Accuracy per split ("all" too), and a readable report."""
     lines = []
-    overall = sum(r.expected == got for r, got in results) / len(results)
+    accuracy = {}
     for split in ["all", *sorted({r.split for r, _ in results})]:
         chosen = [(r, got) for r, got in results if split in ("all", r.split)]
         right = sum(r.expected == got for r, got in chosen)
+        accuracy[split] = right / len(chosen)
         lines.append(f"{split}: {right / len(chosen):.3f} ({right}/{len(chosen)})")
         total, correct = Counter[Assertion](), Counter[Assertion]()
         for r, got in chosen:
@@ -95,7 +99,7 @@ def report(results: list[tuple[Row, Assertion]]) -> tuple[float, str]:
     for r, got in results:
         if r.expected != got:
             lines.append(f"  wrong [{r.split}] {r.expected.value} -> {got.value}: {r.sentence}")
-    return overall, "\n".join(lines)
+    return accuracy, "\n".join(lines)
 
 
 def test_the_set_is_large_and_well_formed() -> None:
@@ -108,6 +112,7 @@ def test_the_set_is_large_and_well_formed() -> None:
 
 def test_assertion_accuracy(pipeline: Language) -> None:
     results = [(row, predict(pipeline, row)) for row in load_rows()]
-    overall, text = report(results)
+    accuracy, text = report(results)
     print("\nassertion accuracy\n" + text)
-    assert overall >= MIN_ACCURACY, text
+    assert {"dev", "heldout"} <= accuracy.keys()
+    assert min(accuracy.values()) >= MIN_ACCURACY, text

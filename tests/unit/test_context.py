@@ -1,8 +1,18 @@
 import pytest
+from medspacy.context import ConTextGraph, ConTextModifier
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
-from nlp.context import MENTIONS_KEY, assertion_of, load_context_rules, set_mentions
+from nlp.context import (
+    MENTIONS_KEY,
+    _Cue,
+    _edges,
+    _limit_scopes,
+    _scope,
+    assertion_of,
+    load_context_rules,
+    set_mentions,
+)
 from nlp.mentions import Assertion
 from nlp.sections import section_of
 from tests.unit.pipelines import assertion_pipeline
@@ -183,3 +193,185 @@ def test_the_rules_file_loads_from_the_package(pipeline: Language) -> None:
     assert {"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HISTORICAL", "FAMILY"} <= categories
     assert {"HYPOTHETICAL", "TERMINATE", "PSEUDO"} <= categories
     assert "POSSIBLE_EXISTENCE" in terminating["NEGATED_EXISTENCE"]
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions", "expected"),
+    [
+        # "excluded" negates what follows in the active voice, what precedes at a clause end.
+        (
+            "Radiographs excluded a fracture.",
+            ("Radiographs", "fracture"),
+            [Assertion.PRESENT, Assertion.NEGATED],
+        ),
+        ("A fracture was excluded.", ("fracture",), [Assertion.NEGATED]),
+        ("Fracture excluded.", ("Fracture",), [Assertion.NEGATED]),
+        (
+            "Pulmonary embolism excluded by CT angiography.",
+            ("Pulmonary embolism", "CT angiography"),
+            [Assertion.NEGATED, Assertion.PRESENT],
+        ),
+        # Machine-translated Spanish case reports say "discarded" for "ruled out".
+        ("Infection was discarded.", ("Infection",), [Assertion.NEGATED]),
+        ("Infection discarded.", ("Infection",), [Assertion.NEGATED]),
+        ("The biopsy discarded malignancy.", ("malignancy",), [Assertion.NEGATED]),
+        ("Urine culture discarding urinary tract infection.", ("urinary",), [Assertion.NEGATED]),
+        ("A neoplastic process is not discarded.", ("neoplastic",), [Assertion.POSSIBLE]),
+        ("Pneumonia ruled out.", ("Pneumonia",), [Assertion.NEGATED]),
+        (
+            "Pneumonia ruled out\nAsthma.",
+            ("Pneumonia", "Asthma"),
+            [Assertion.NEGATED, Assertion.PRESENT],
+        ),
+        (
+            "Echocardiography ruled out endocarditis.",
+            ("Echocardiography", "endocarditis"),
+            [Assertion.PRESENT, Assertion.NEGATED],
+        ),
+        (
+            "Endocarditis ruled out by echocardiography.",
+            ("Endocarditis", "echocardiography"),
+            [Assertion.NEGATED, Assertion.PRESENT],
+        ),
+        ("Pneumonia not ruled out.", ("Pneumonia",), [Assertion.POSSIBLE]),
+    ],
+)
+def test_ruled_out_excluded_and_discarded_in_both_directions(
+    pipeline: Language, text: str, mentions: tuple[str, ...], expected: list[Assertion]
+) -> None:
+    assert assertions(pipeline, text, *mentions) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions", "expected"),
+    [
+        ("Tonsillectomy as a child.", ("Tonsillectomy",), [Assertion.HISTORICAL]),
+        ("Rheumatic fever in childhood.", ("Rheumatic fever",), [Assertion.HISTORICAL]),
+        ("She had a stroke 5 years ago.", ("stroke",), [Assertion.HISTORICAL]),
+        ("Appendectomy twenty years ago.", ("Appendectomy",), [Assertion.HISTORICAL]),
+        ("Cholecystectomy a few years ago.", ("Cholecystectomy",), [Assertion.HISTORICAL]),
+        ("Tonsillectomy at age 12.", ("Tonsillectomy",), [Assertion.HISTORICAL]),
+        ("Fracture of the wrist at the age of 8.", ("Fracture",), [Assertion.HISTORICAL]),
+        (
+            "Nephrectomy 10 years earlier for renal cell carcinoma.",
+            ("Nephrectomy", "renal cell carcinoma"),
+            [Assertion.HISTORICAL, Assertion.HISTORICAL],
+        ),
+        ("Five years ago, she had a stroke.", ("stroke",), [Assertion.HISTORICAL]),
+        ("As a child, he had asthma.", ("asthma",), [Assertion.HISTORICAL]),
+        # The time dates its own clause: a comma ends it, and so does the sentence.
+        (
+            "Hypertension, diabetes, stroke 5 years ago, chronic kidney disease.",
+            ("Hypertension", "diabetes", "stroke", "chronic kidney disease"),
+            [Assertion.PRESENT, Assertion.PRESENT, Assertion.HISTORICAL, Assertion.PRESENT],
+        ),
+        (
+            "She has diabetes, hypertension and kidney disease, and had a stroke 5 years ago.",
+            ("diabetes", "hypertension", "kidney disease", "stroke"),
+            [Assertion.PRESENT, Assertion.PRESENT, Assertion.PRESENT, Assertion.HISTORICAL],
+        ),
+        # A condition known since then is still there.
+        ("Diabetes diagnosed 10 years ago.", ("Diabetes",), [Assertion.PRESENT]),
+        (
+            "She was diagnosed with psoriasis 13 years earlier.",
+            ("psoriasis",),
+            [Assertion.PRESENT],
+        ),
+        ("Hypertension since 10 years ago.", ("Hypertension",), [Assertion.PRESENT]),
+        ("Asthma since childhood.", ("Asthma",), [Assertion.PRESENT]),
+        ("Chest pain that started 2 days ago.", ("Chest pain",), [Assertion.PRESENT]),
+        ("Three episodes of gout over the last year.", ("gout",), [Assertion.PRESENT]),
+    ],
+)
+def test_a_time_in_the_past_makes_a_mention_historical(
+    pipeline: Language, text: str, mentions: tuple[str, ...], expected: list[Assertion]
+) -> None:
+    assert assertions(pipeline, text, *mentions) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions", "expected"),
+    [
+        ("Pneumonia?", ("Pneumonia",), [Assertion.POSSIBLE]),
+        ("Pneumonia? Atelectasis?", ("Pneumonia", "Atelectasis"), [Assertion.POSSIBLE] * 2),
+        ("CXR: left lower lobe pneumonia?", ("left lower lobe pneumonia",), [Assertion.POSSIBLE]),
+        (
+            "Fever and cough. Pneumonia?",
+            ("Fever", "cough", "Pneumonia"),
+            [Assertion.PRESENT, Assertion.PRESENT, Assertion.POSSIBLE],
+        ),
+    ],
+)
+def test_a_question_mark_after_a_finding_makes_it_possible(
+    pipeline: Language, text: str, mentions: tuple[str, ...], expected: list[Assertion]
+) -> None:
+    assert assertions(pipeline, text, *mentions) == expected
+
+
+def test_every_occurrence_gets_its_own_assertion(pipeline: Language) -> None:
+    text = "No pneumonia on admission; pneumonia developed on day 3."
+    start = text.rindex("pneumonia")
+    doc = pipeline.make_doc(text)
+    for name, component in pipeline.pipeline:
+        if name == "medcode_context":
+            set_mentions(doc, [(3, 12), (start, start + len("pneumonia"))])
+        doc = component(doc)
+    assert [assertion_of(s) for s in doc.spans[MENTIONS_KEY]] == [
+        Assertion.NEGATED,
+        Assertion.PRESENT,
+    ]
+
+
+def test_a_run_on_sentence_of_cues_keeps_each_assertion(pipeline: Language) -> None:
+    """Thousands of cues in one sentence: each scope still ends at the next cue."""
+    text = " ".join(["no fever but cough"] * 2000) + " and possible pneumonia"
+    doc = pipeline.make_doc(text)
+    fevers = [i for i, t in enumerate(doc) if t.text == "fever"]
+    coughs = [i for i, t in enumerate(doc) if t.text == "cough"]
+    for name, component in pipeline.pipeline:
+        if name == "medcode_context":
+            doc.spans[MENTIONS_KEY] = [doc[i : i + 1] for i in sorted(fevers + coughs)] + [
+                doc[len(doc) - 1 : len(doc)]
+            ]
+        doc = component(doc)
+    found = {s.start: assertion_of(s) for s in doc.spans[MENTIONS_KEY]}
+    assert {found[i] for i in fevers} == {Assertion.NEGATED}
+    assert {found[i] for i in coughs} == {Assertion.PRESENT}
+    assert found[len(doc) - 1] is Assertion.POSSIBLE
+
+
+SCOPE_SENTENCES = [
+    "No fever, no chills, possible pneumonia versus atelectasis; history of stroke 5 years ago.",
+    "Her mother had breast cancer at age 45 and no diabetes, but her father had a stroke.",
+    "Negative cytology for malignancy and negative bronchial aspirates for tuberculosis.",
+    "Pneumonia was ruled out, cannot exclude early sepsis, denies chest pain or dyspnea.",
+    "Prior cholecystectomy, no history of pancreatitis, if pain recurs return for evaluation.",
+]
+
+
+def edges_of(edges: list[tuple[Span, ConTextModifier]]) -> list[tuple[object, ...]]:
+    return sorted(((t.start, t.end), c.modifier_span, c.category) for t, c in edges)
+
+
+@pytest.mark.parametrize("text", SCOPE_SENTENCES)
+def test_scopes_and_marks_are_medspacys(pipeline: Language, text: str) -> None:
+    """The per-sentence ConText gives the scopes and marks of medspaCy's graph, which
+    compares every pair of cues and every cue with every mention."""
+    context = pipeline.get_pipe("medcode_context")
+    doc = pipeline(text)
+    mentions = [doc[i : i + 1] for i, t in enumerate(doc) if t.is_alpha and len(t) > 6]
+    found = context.cues(doc)
+
+    reference = [_Cue(rule, start, end, doc) for rule, start, end in found]
+    graph = ConTextGraph(targets=mentions, modifiers=reference)
+    graph.update_scopes()
+    graph.apply_modifiers()
+    bounds = (0, len(doc))
+    ours = [
+        _Cue(rule, start, end, doc, *_scope(rule, start, end, *bounds))
+        for rule, start, end in found
+    ]
+    _limit_scopes(ours)
+    assert [c.scope_span for c in ours] == [c.scope_span for c in reference]
+    assert edges_of(_edges(ours, mentions)) == edges_of(graph.edges)
+    assert len(graph.edges) > 0

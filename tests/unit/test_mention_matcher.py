@@ -80,3 +80,36 @@ def test_the_same_note_reads_the_same_twice() -> None:
     reader = NoteReader(build_language(group_phrases(ALIASES)))
     note = "Pneumonia and hypertension; AKI ruled out."
     assert reader.read(note) == reader.read(note)
+
+
+def test_every_occurrence_is_a_span_of_its_own() -> None:
+    doc = blank_with_matcher()("Pneumonia on admission, and pneumonia again on day 3.")
+    assert [(s.start, s.text) for s in doc.spans[MENTIONS_KEY]] == [
+        (0, "Pneumonia"),
+        (5, "pneumonia"),
+    ]
+
+
+def test_mentions_stop_at_the_cues_the_rules_file_names() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("medcode_sentences")
+    matcher = nlp.add_pipe("medcode_mentions")
+    assert isinstance(matcher, MentionMatcher)
+    assert {"TERMINATE", "NEGATED_EXISTENCE"} <= matcher.barriers
+    pair = [Alias(CM, "E11.59", "Diabetes with hypertension", "description")]
+    matcher.use_phrases(group_phrases(pair))
+
+    def mentions(text: str) -> list[str]:
+        doc = nlp(text)
+        return [s.text for s in doc.spans[MENTIONS_KEY]]
+
+    for text in [
+        "Hypertension but diabetes.",
+        "Hypertension, no diabetes.",
+        "Diabetes; hypertension.",
+    ]:
+        assert mentions(text) == [], text
+    assert mentions("Hypertension and diabetes.") == ["Hypertension and diabetes"]
+    # Without the rules' cues, the window would hold the terminator.
+    matcher.barriers = frozenset()
+    assert mentions("Hypertension but diabetes.") == ["Hypertension but diabetes"]

@@ -30,8 +30,8 @@ from codes.text import words
 from nlp.lexicon import LexiconError
 from nlp.pcs_operation_words import OperationChoice, OperationFinder, OperationHit
 from nlp.pcs_rules import PcsRules, load_pcs_rules
-from nlp.pcs_statement import CueHit, Statement, distance
-from nlp.pcs_tables import BODY_AXIS, AxisValue, CompiledTable, PcsTableIndex
+from nlp.pcs_statement import CueHit, Statement, distance, word_stem
+from nlp.pcs_tables import BODY_AXIS, AxisValue, BodyPhrase, CompiledTable, PcsTableIndex
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,16 @@ class _Choice:
     label: str
     support: float
     evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A complete code before it is worded for a coder."""
+
+    code: str
+    similarity: float
+    choices: tuple[_Choice, ...]  # axes 3-7
+    labels: tuple[str, ...]  # the labels of positions 1-7
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +119,21 @@ class PcsComposer:
         """Read a statement's folded words; `extra`: (position, stem) pairs they imply."""
         return Statement(words, self.rules, extra)
 
+    def may_name_operation(self, words: Sequence[str], extra: Iterable[str] = ()) -> bool:
+        """Whether folded words (and extra stems) could name a root operation: a quick test,
+        true for every text `operations` finds something in."""
+        stems = [word_stem(w) for w in words if w.isalnum()]
+        return self.finder.may_name_one([*stems, *extra], words)
+
     def operations(self, statement: Statement) -> list[OperationHit]:
         """The operation words of a statement that may start a code: procedure words, or
         any operation word when the statement reads like a procedure."""
-        return [h for h in self.finder.find(statement) if h.procedure or statement.has_context]
+        if "operations" not in statement.memo:
+            statement.memo["operations"] = [
+                h for h in self.finder.find(statement) if h.procedure or statement.has_context
+            ]
+        found: list[OperationHit] = statement.memo["operations"]
+        return found
 
     def compose_text(self, text: str) -> list[ComposedCode]:
         """Codes for a text read as one statement: for tests and tools."""
@@ -139,13 +160,21 @@ class PcsComposer:
             spans = [(h.first, h.last) for h in hits] or [(0, max(len(statement.words) - 1, 0))]
             focus = (min(s[0] for s in spans), max(s[1] for s in spans))
         found = self._headings(statement, focus, hits, headings)
-        codes: dict[str, ComposedCode] = {}
+        drafts: dict[str, _Draft] = {}
         for heading in found[: self.limits.headings]:
-            for code in self._complete(statement, focus, heading):
-                if code.code not in codes or code.similarity > codes[code.code].similarity:
-                    codes[code.code] = code
-        ranked = sorted(codes.values(), key=lambda c: (-c.similarity, c.code))
-        return ranked[: self.limits.codes]
+            for draft in self._complete(statement, focus, heading):
+                if draft.code not in drafts or draft.similarity > drafts[draft.code].similarity:
+                    drafts[draft.code] = draft
+        ranked = sorted(drafts.values(), key=lambda d: (-d.similarity, d.code))
+        return [
+            ComposedCode(
+                d.code,
+                d.similarity,
+                "; ".join(f"{c.label}: {c.evidence}" for c in d.choices),
+                code_title(d.code[0], d.labels),
+            )
+            for d in ranked[: self.limits.codes]
+        ]
 
     # --- Root operation and body part --------------------------------------------------
 
@@ -180,13 +209,17 @@ class PcsComposer:
             else:
                 table_level[prefix] = (choice, hints)
                 narrow.add(prefix)
+        reachable = self._reachable_tables(statement)
+        evidence = statement.text(focus[0], focus[1])
         for operation, choices in operations.items():
             tables = self.tables.by_operation.get(operation, ())
             support = _rank_support(min(c.rank for c in choices))
+            single = all(c.tables is not None and len(c.tables) == 1 for c in choices)
             for prefix in tables:
+                if prefix in table_level or not (single or prefix in reachable):
+                    continue  # no body part of this table is named, nor needed
                 hints = tuple(c for c in choices if _allows(c, prefix))
-                if hints and prefix not in table_level:
-                    evidence = statement.text(focus[0], focus[1])
+                if hints:
                     choice = _Choice(prefix[2], operation, support, f"'{evidence}'")
                     table_level[prefix] = (choice, hints)
                     if all(c.tables is not None and len(c.tables) == 1 for c in hints):
@@ -198,6 +231,20 @@ class PcsComposer:
             if key not in best or _weight(heading) > _weight(best[key]):
                 best[key] = heading
         return sorted(best.values(), key=lambda h: (-_weight(h), h.prefix, h.body.character))
+
+    def _body_phrases(self, statement: Statement) -> list[BodyPhrase]:
+        """The body part phrases the statement holds, read once for all its foci."""
+        if "body_phrases" not in statement.memo:
+            phrases = list(self.tables.body_phrases(statement.stems))
+            statement.memo["body_phrases"] = phrases
+            statement.memo["tables"] = frozenset().union(*(p.tables for p in phrases))
+        found: list[BodyPhrase] = statement.memo["body_phrases"]
+        return found
+
+    def _reachable_tables(self, statement: Statement) -> frozenset[str]:
+        self._body_phrases(statement)
+        reachable: frozenset[str] = statement.memo["tables"]
+        return reachable
 
     def _operation_choices(
         self, statement: Statement, hits: Sequence[OperationHit]
@@ -232,7 +279,10 @@ class PcsComposer:
         narrow table with one body part needs none named."""
         scored: dict[tuple[str, str], tuple[float, _Choice]] = {}
         stems = statement.stems
-        for phrase in self.tables.body_phrases(stems):
+        wanted = tables.keys()
+        for phrase in self._body_phrases(statement):
+            if phrase.tables.isdisjoint(wanted):
+                continue
             near = statement.nearest(phrase.required, focus)
             side_support = self._side_support(statement, phrase.side, phrase.required, focus)
             if near is None or side_support == 0.0:
@@ -300,9 +350,9 @@ class PcsComposer:
 
     def _complete(
         self, statement: Statement, focus: tuple[int, int], heading: _Heading
-    ) -> list[ComposedCode]:
+    ) -> list["_Draft"]:
         table = self.tables.table(heading.prefix)
-        results: list[ComposedCode] = []
+        results: list[_Draft] = []
         partial: list[tuple[dict[int, str], list[_Choice]]] = [
             ({BODY_AXIS: heading.body.character}, [heading.operation, heading.body])
         ]
@@ -321,14 +371,7 @@ class PcsComposer:
                 *(self.tables.tables[heading.prefix].header[i].values[0][1] for i in range(3)),
                 *(c.label for c in choices[1:]),
             ]
-            results.append(
-                ComposedCode(
-                    code,
-                    similarity,
-                    "; ".join(f"{c.label}: {c.evidence}" for c in choices),
-                    code_title(table.section, labels),
-                )
-            )
+            results.append(_Draft(code, similarity, tuple(choices), tuple(labels)))
         return results
 
     def _axis(
@@ -432,7 +475,7 @@ class PcsComposer:
             if value.empty:
                 continue
             for phrase in value.phrases:
-                if not phrase <= stems:
+                if not phrase or not phrase <= stems:
                     continue
                 # The operation's own words are not a device's: "drainage" is no Drainage Device.
                 outside = {

@@ -19,7 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from codes.systems import CodeSystem
-from codes.text import fold
+from codes.text import fold, words
 from nlp.abbreviations import abbreviation_uses
 from nlp.mention_matcher import CANDIDATES_ATTR, MENTIONS_KEY
 from nlp.mentions import CandidateCode, CandidateSource
@@ -31,6 +31,7 @@ OPERATION_ATTR = "medcode_pcs_operation"  # span._: the span names a root operat
 # doc.user_data: the statements read, as (first tokens, [(first, end, Statement)]) in order
 STATEMENTS_KEY = "medcode_pcs_statements"
 STATEMENT_TOKENS = 60
+TEXT_KEY = "medcode_text"  # doc.user_data: the note's text, when the reader knows it
 
 
 @Language.factory(
@@ -54,31 +55,50 @@ class OperationMarker:
     def __call__(self, doc: Doc) -> Doc:
         if self.composer is None:
             return doc
-        mentions = list(doc.spans.get(MENTIONS_KEY, ()))
-        covered = {
-            i
-            for m in mentions
-            if any(c.system is CodeSystem.ICD10PCS for c in m._.get(CANDIDATES_ATTR))
-            for i in range(m.start, m.end)
-        }
-        statements: list[tuple[int, int, Statement]] = []
         expansions = _expansion_stems(doc)
+        statements: list[tuple[int, int, Statement]] = []
+        found: list[tuple[int, int]] = []  # token ranges of operation words
+        # doc.text joins every token anew on each access; the reader hands the text in.
+        note = doc.user_data.get(TEXT_KEY) or doc.text
+        # Token offsets as plain numbers: cheaper than a spaCy Token per word.
+        offsets: list[tuple[int, int]] = doc.to_array(["IDX", "LENGTH"]).tolist()
         for first, end in _pieces(doc):
-            statement = self.composer.statement(
-                [fold(t.text) for t in doc[first:end]],
-                [(i - first, s) for i in range(first, end) for s in expansions.get(i, ())],
-            )
+            extra = [(i - first, s) for i in range(first, end) for s in expansions.get(i, ())]
+            # A first look at the words of the text alone: most sentences name no procedure.
+            start_char, (last_idx, last_length) = offsets[first][0], offsets[end - 1]
+            text = note[start_char : last_idx + last_length]
+            if not self.composer.may_name_operation(words(text), [s for _, s in extra]):
+                continue
+            folded = [fold(note[i : i + n]) for i, n in offsets[first:end]]
+            statement = self.composer.statement(folded, extra)
             statements.append((first, end, statement))
-            for hit in self.composer.operations(statement):
-                start, stop = first + hit.first, first + hit.last + 1
-                if not any(i in covered for i in range(start, stop)):
-                    span = Span(doc, start, stop, label="MENTION")
-                    span._.set(OPERATION_ATTR, True)
-                    mentions.append(span)
-                    covered.update(range(start, stop))
-        doc.spans[MENTIONS_KEY] = sorted(mentions, key=lambda s: (s.start, s.end))
+            found.extend(
+                (first + h.first, first + h.last + 1) for h in self.composer.operations(statement)
+            )
         doc.user_data[STATEMENTS_KEY] = ([first for first, _, _ in statements], statements)
+        if found:
+            doc.spans[MENTIONS_KEY] = _with_operations(doc, found)
         return doc
+
+
+def _with_operations(doc: Doc, found: list[tuple[int, int]]) -> list[Span]:
+    """The mentions and a mention for each operation words no PCS term covers."""
+    mentions = sorted(doc.spans.get(MENTIONS_KEY, ()), key=lambda s: (s.start, s.end))
+    starts = [m.start for m in mentions]
+    longest = max((len(m) for m in mentions), default=0)
+    taken: set[int] = set()
+    added = []
+    for start, stop in found:
+        near = mentions[
+            bisect.bisect_left(starts, start - longest) : bisect.bisect_left(starts, stop)
+        ]
+        covered = any(m.end > start and _names_pcs(m) for m in near)
+        if not covered and taken.isdisjoint(range(start, stop)):
+            span = Span(doc, start, stop, label="MENTION")
+            span._.set(OPERATION_ATTR, True)
+            added.append(span)
+            taken.update(range(start, stop))
+    return sorted([*mentions, *added], key=lambda s: (s.start, s.end))
 
 
 def composed_candidates(
@@ -96,9 +116,7 @@ def composed_candidates(
     )
     if not headings and not span._.get(OPERATION_ATTR):
         return []
-    found = _statement_of(span)
-    if found is None:
-        return []
+    found = _statement_of(span) or _read_statement(composer, span)
     first, end, statement = found
     focus = (span.start - first, min(span.end, end) - 1 - first)
     key = (first, focus, headings)
@@ -118,6 +136,28 @@ def _support(candidate: CandidateCode) -> float:
     """How surely a heading is named: an official or learned term surely; a near match as
     closely as it matched."""
     return candidate.similarity if candidate.source is CandidateSource.NEAR else 1.0
+
+
+def _names_pcs(span: Span) -> bool:
+    """A lexicon term named PCS codes here: its operation words need no mention of their own."""
+    return any(c.system is CodeSystem.ICD10PCS for c in span._.get(CANDIDATES_ATTR))
+
+
+def _read_statement(composer: PcsComposer, span: Span) -> tuple[int, int, Statement]:
+    """The statement of a heading mention whose words the first look passed by (rare: a
+    lexicon term naming a PCS heading holds an operation word), read now and kept."""
+    doc = span.doc
+    sentence = span.sent
+    first = sentence.start + (span.start - sentence.start) // STATEMENT_TOKENS * STATEMENT_TOKENS
+    end = min(first + STATEMENT_TOKENS, sentence.end)
+    expansions = _expansion_stems(doc)
+    extra = [(i - first, s) for i in range(first, end) for s in expansions.get(i, ())]
+    statement = composer.statement([fold(t.text) for t in doc[first:end]], extra)
+    firsts, statements = doc.user_data.setdefault(STATEMENTS_KEY, ([], []))
+    at = bisect.bisect_left(firsts, first)
+    firsts.insert(at, first)
+    statements.insert(at, (first, end, statement))
+    return first, end, statement
 
 
 def _statement_of(span: Span) -> tuple[int, int, Statement] | None:

@@ -54,7 +54,9 @@ class OperationFinder:
         self.rules = rules
         grouped: dict[frozenset[str], list[OperationChoice]] = defaultdict(list)
         for operation in tables.by_operation:
-            grouped[frozenset(content_stems(operation))].append(OperationChoice(operation, None, 0))
+            if operation not in rules.everyday_labels:
+                stems = frozenset(content_stems(operation))
+                grouped[stems].append(OperationChoice(operation, None, 0))
         for term in structure.operation_terms:
             in_scope = tuple(t for t in term.tables if t in tables.tables)
             stems = frozenset(content_stems(term.term))
@@ -67,8 +69,37 @@ class OperationFinder:
         ]
         frequency = Counter(s for e in entries for s in e.stems)
         self._index: dict[str, list[_Entry]] = defaultdict(list)
+        # For the quick test of may_name_one: the words that may start an operation hit,
+        # those that need a sentence reading like a procedure, and the words that make it so.
+        self._sure: set[str] = set()
+        self._unsure: set[str] = set()
         for entry in entries:
-            self._index[min(entry.stems, key=lambda s: (frequency[s], s))].append(entry)
+            rarest = min(entry.stems, key=lambda s: (frequency[s], s))
+            self._index[rarest].append(entry)
+            if entry.procedure:  # a procedure noun of the entry must be there
+                self._sure.update(entry.stems & rules.procedure_nouns)
+            else:
+                self._unsure.add(rarest)
+        for cue in rules.operation_cues.cues:
+            # Every word of a cue must be there: its last is the least common ("x ray").
+            (self._sure if self._is_procedure(cue.stems) else self._unsure).add(cue.stems[-1])
+        self._context = set(rules.context_words) | {
+            first
+            for cues in (rules.approach_cues, rules.value_cues.get("device"))
+            if cues is not None
+            for first in cues.by_first
+        }
+
+    def may_name_one(self, stems: Iterable[str], words: Iterable[str]) -> bool:
+        """A quick test that a text could name an operation: most sentences of a note name
+        none, and need no statement read."""
+        present = set(stems)
+        if not present.isdisjoint(self._sure):
+            return True
+        if not present.isdisjoint(self._unsure) and not present.isdisjoint(self._context):
+            return True
+        pattern = self.rules.suffix_pattern
+        return any(len(w) >= 6 and pattern.search(w) for w in words)
 
     def find(self, statement: Statement) -> list[OperationHit]:
         """Every operation named in the statement, in text order.
@@ -95,8 +126,12 @@ class OperationFinder:
             choices = tuple(
                 OperationChoice(op, None, rank) for rank, op in enumerate(hit.cue.values)
             )
-            procedure = len(hit.cue.stems) > 1 or hit.cue.stems[0] in self.rules.procedure_nouns
-            yield OperationHit(hit.first, hit.last, choices, procedure)
+            yield OperationHit(hit.first, hit.last, choices, self._is_procedure(hit.cue.stems))
+
+    def _is_procedure(self, stems: tuple[str, ...]) -> bool:
+        """Cue words that name a procedure whatever the sentence: two words or more
+        ("open reduction"), or a procedure noun ("biopsy")."""
+        return len(stems) > 1 or stems[0] in self.rules.procedure_nouns
 
     def _vocabulary_hits(self, statement: Statement) -> Iterable[OperationHit]:
         stems = statement.stems

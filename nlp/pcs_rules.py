@@ -2,6 +2,8 @@
 built, never at import)."""
 
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -31,6 +33,19 @@ class Cue:
     body: tuple[str, ...] = ()  # stems of the body part the words imply ("foley": bladder)
 
 
+class CueSet:
+    """Cues indexed by their first word: a statement tries only the cues it could hold."""
+
+    def __init__(self, cues: Iterable[Cue]) -> None:
+        self.cues = tuple(cues)
+        self.by_first: dict[str, list[tuple[int, Cue]]] = {}
+        for order, cue in enumerate(self.cues):
+            self.by_first.setdefault(cue.stems[0], []).append((order, cue))
+
+    def __len__(self) -> int:
+        return len(self.cues)
+
+
 @dataclass(frozen=True, slots=True)
 class Suffix:
     """A surgical word ending: '-ectomy' names Resection or Excision of what comes before."""
@@ -45,17 +60,19 @@ class Suffix:
 @dataclass(frozen=True, slots=True)
 class PcsRules:
     sections: frozenset[str]
-    operation_cues: tuple[Cue, ...]
-    preferences: tuple[Cue, ...]  # values: the one operation the words make likelier
+    operation_cues: CueSet
+    preferences: CueSet  # values: the one operation the words make likelier
     suffixes: tuple[Suffix, ...]  # longest first
+    suffix_pattern: re.Pattern[str]  # any suffix at the end of a word
     combining_forms: dict[str, tuple[str, ...]]  # word root -> body stems
     ignored_prefixes: tuple[str, ...]
     procedure_nouns: frozenset[str]  # stems
+    everyday_labels: frozenset[str]  # root operation labels not read on their own
     context_words: frozenset[str]  # stems
-    approach_cues: tuple[Cue, ...]
-    approach_not_cues: tuple[tuple[str, ...], ...]
-    value_cues: dict[str, tuple[Cue, ...]]  # axis key ("device", "qualifier") -> cues
-    blocked: dict[str, tuple[tuple[str, ...], ...]]  # axis key -> phrases naming no value
+    approach_cues: CueSet
+    approach_not_cues: CueSet  # phrases whose words name no approach ("open fracture")
+    value_cues: dict[str, CueSet]  # axis key ("device", "qualifier") -> cues
+    blocked: dict[str, CueSet]  # axis key -> phrases naming no value ("without contrast")
     optional_words: dict[str, frozenset[str]]  # axis key -> stems a note may leave out
     sides: dict[str, frozenset[str]]  # "Right" -> stems that say it
     body_synonyms: dict[str, tuple[str, ...]]  # body part label -> other names
@@ -78,28 +95,28 @@ def load_pcs_rules() -> PcsRules:
         for row in operations["suffixes"]
     ]
     body_optional = frozenset(stem(w) for w in body_parts["optional_words"])
+    suffixes.sort(key=lambda s: (-len(s.suffix), s.suffix))
     return PcsRules(
         sections=frozenset(operations["sections"]),
         operation_cues=_cues(operations["cues"], "operations"),
-        preferences=tuple(
+        preferences=CueSet(
             Cue(phrase_stems(text), (row["prefer"],), row["why"])
             for row in operations["preferences"]
             for text in row["words"]
         ),
-        suffixes=tuple(sorted(suffixes, key=lambda s: (-len(s.suffix), s.suffix))),
+        suffixes=tuple(suffixes),
+        suffix_pattern=re.compile("(?:" + "|".join(s.suffix for s in suffixes) + ")$"),
         combining_forms={
             form: phrase_stems(body) for form, body in operations["combining_forms"].items()
         },
         ignored_prefixes=tuple(operations["ignored_prefixes"]),
         procedure_nouns=frozenset(stem(w) for w in operations["procedure_nouns"]),
+        everyday_labels=frozenset(operations["everyday_labels"]),
         context_words=frozenset(stem(w) for w in operations["context_words"]),
         approach_cues=_cues(approaches["cues"], "approaches"),
-        approach_not_cues=tuple(phrase_stems(text) for text in approaches["not_cues"]),
+        approach_not_cues=_phrases(approaches["not_cues"]),
         value_cues=_value_cues(devices["cues"], qualifiers["cues"]),
-        blocked={
-            axis: tuple(phrase_stems(text) for text in phrases)
-            for axis, phrases in qualifiers["blocked"].items()
-        },
+        blocked={axis: _phrases(texts) for axis, texts in qualifiers["blocked"].items()},
         optional_words={
             "body_part": body_optional,
             "device": frozenset(stem(w) for w in devices["optional_words"]),
@@ -118,7 +135,11 @@ def _read(name: str) -> dict[str, Any]:
     return data
 
 
-def _cues(rows: list[dict[str, Any]], key: str) -> tuple[Cue, ...]:
+def _phrases(texts: list[str]) -> CueSet:
+    return CueSet(Cue(stems, (), "") for text in texts if (stems := phrase_stems(text)))
+
+
+def _cues(rows: list[dict[str, Any]], key: str) -> CueSet:
     cues = []
     for row in rows:
         body = phrase_stems(row["body"]) if "body" in row else ()
@@ -128,13 +149,14 @@ def _cues(rows: list[dict[str, Any]], key: str) -> tuple[Cue, ...]:
                 cues.append(
                     Cue(stems, tuple(row[key]), row["why"], float(row.get("strength", 1)), body)
                 )
-    return tuple(cues)
+    return CueSet(cues)
 
 
 def _value_cues(
     devices: list[dict[str, Any]], qualifiers: list[dict[str, Any]]
-) -> dict[str, tuple[Cue, ...]]:
-    by_axis: dict[str, list[Cue]] = {"device": list(_cues(devices, "devices"))}
+) -> dict[str, CueSet]:
+    by_axis: dict[str, list[Cue]] = {"device": list(_cues(devices, "devices").cues)}
     for row in qualifiers:
-        by_axis.setdefault(row.get("axis", "qualifier"), []).extend(_cues([row], "qualifiers"))
-    return {axis: tuple(cues) for axis, cues in by_axis.items()}
+        axis = row.get("axis", "qualifier")
+        by_axis.setdefault(axis, []).extend(_cues([row], "qualifiers").cues)
+    return {axis: CueSet(cues) for axis, cues in by_axis.items()}

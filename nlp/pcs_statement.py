@@ -8,14 +8,22 @@ qualifiers, operations) and the side words, each with where it was found, so tha
 composer can say which words chose which value.
 """
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from nlp.pcs_rules import Cue, PcsRules, Suffix
+from nlp.pcs_rules import Cue, CueSet, PcsRules, Suffix
 from nlp.terms import stem
 
 # Cue words may have this many tokens between them ("reduction of the fracture").
 MAX_GAP = 3
+
+
+@functools.lru_cache(maxsize=65_536)
+def word_stem(word: str) -> str:
+    """nlp.terms.stem, remembered: a note's words recur, and every sentence is tested."""
+    return stem(word)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,28 +49,26 @@ class Statement:
         """`words`: the folded words (tokens) in order; `extra`: (position, stem) pairs the
         words do not spell out, e.g. an abbreviation's expansion."""
         self.words = list(words)
+        self.memo: dict[str, Any] = {}  # what the composer read once for every focus
         self._where: dict[str, list[int]] = {}
         self.plurals: set[int] = set()  # "kidneys": both sides, unless a side is said
         for position, word in enumerate(self.words):
             if word.isalnum():  # function words too: cues may need "without", "no"
-                word_stem = stem(word)
-                self._add(position, word_stem)
-                if word.endswith("s") and word_stem != word and not word.endswith("'s"):
+                found = word_stem(word)
+                self._add(position, found)
+                if word.endswith("s") and found != word and not word.endswith("'s"):
                     self.plurals.add(position)
         for position, extra_stem in extra:
             self._add(position, extra_stem)
         self.word_parts = [p for i, w in enumerate(self.words) if (p := _word_part(i, w, rules))]
         self.operation_cues = self.find(rules.operation_cues)
         self.preferences = self.find(rules.preferences)
-        blocked = {p for not_cue in rules.approach_not_cues for p in self._span(not_cue)}
+        blocked = self._covered(rules.approach_not_cues)
         self.approach_cues = _outermost(
             [h for h in self.find(rules.approach_cues) if not _covers(h, blocked)]
         )
         self.value_cues = {axis: self.find(cues) for axis, cues in rules.value_cues.items()}
-        self.blocked = {
-            axis: {p for phrase in phrases for p in self._span(phrase)}
-            for axis, phrases in rules.blocked.items()
-        }
+        self.blocked = {axis: self._covered(phrases) for axis, phrases in rules.blocked.items()}
         # The body parts the words imply, once the cues are found on the words themselves.
         for part in self.word_parts:
             for body_stem in part.body:
@@ -99,13 +105,17 @@ class Statement:
         """The words at positions first..last, for a coder to read."""
         return " ".join(self.words[first : last + 1])
 
-    def find(self, cues: Iterable[Cue]) -> list[CueHit]:
+    def find(self, cues: CueSet) -> list[CueHit]:
         """Where each cue's words stand in order, at most MAX_GAP tokens apart."""
-        hits = []
-        for cue in cues:
-            for first, last in self._spans(cue.stems):
-                hits.append(CueHit(cue, first, last))
-        return hits
+        found = []
+        for word_stem in self._where:
+            for order, cue in cues.by_first.get(word_stem, ()):
+                for first, last in self._spans(cue.stems):
+                    found.append((first, order, CueHit(cue, first, last)))
+        return [hit for _, _, hit in sorted(found, key=lambda f: (f[0], f[1]))]
+
+    def _covered(self, phrases: CueSet) -> set[int]:
+        return {p for hit in self.find(phrases) for p in range(hit.first, hit.last + 1)}
 
     def _spans(self, stems: tuple[str, ...]) -> list[tuple[int, int]]:
         return [
@@ -113,9 +123,6 @@ class Statement:
             for first in self._where.get(stems[0], ())
             if (last := self._extend(stems, 1, first)) is not None
         ]
-
-    def _span(self, stems: tuple[str, ...]) -> set[int]:
-        return {p for first, last in self._spans(stems) for p in range(first, last + 1)}
 
     def _extend(self, stems: tuple[str, ...], index: int, previous: int) -> int | None:
         if index == len(stems):
@@ -165,6 +172,8 @@ def _outermost(hits: list[CueHit]) -> list[CueHit]:
 
 
 def _word_part(position: int, word: str, rules: PcsRules) -> WordPart | None:
+    if len(word) < 6 or not rules.suffix_pattern.search(word):
+        return None
     for suffix in rules.suffixes:
         if word.endswith(suffix.suffix) and len(word) > len(suffix.suffix) + 1:
             root = word[: -len(suffix.suffix)]

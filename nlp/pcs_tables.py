@@ -45,10 +45,13 @@ class CompiledTable:
     keys: tuple[str, str, str, str]  # axis keys of positions 4-7
     rows: tuple[tuple[frozenset[str], ...], ...]  # per row, the characters of positions 4-7
     values: tuple[dict[str, AxisValue], ...]  # per position 4-7: character -> value
+    by_body_part: dict[str, tuple[tuple[frozenset[str], ...], ...]]  # character -> its rows
 
     def rows_with(self, chosen: dict[int, str]) -> list[tuple[frozenset[str], ...]]:
-        """The rows allowing every chosen character (axis index -> character)."""
-        return [row for row in self.rows if all(c in row[i] for i, c in chosen.items())]
+        """The rows allowing every chosen character (axis index -> character); the body
+        part (axis index 0) must be among them."""
+        rows = self.by_body_part.get(chosen[BODY_AXIS], ())
+        return [row for row in rows if all(c in row[i] for i, c in chosen.items())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class BodyPhrase:
     side: str | None
     label: str
     sites: tuple[tuple[str, str], ...]  # (table prefix, character)
+    tables: frozenset[str]  # the prefixes of the sites
 
 
 class PcsTableIndex:
@@ -109,8 +113,9 @@ class PcsTableIndex:
         for (section, key, label), found in sites.items():
             value = self._value("", label, section, key)
             for required in value.phrases:
+                prefixes = frozenset(prefix for prefix, _ in found)
                 phrases.append(
-                    BodyPhrase(required, value.optional, value.side, label, tuple(found))
+                    BodyPhrase(required, value.optional, value.side, label, tuple(found), prefixes)
                 )
         frequency = Counter(s for p in phrases for s in p.required)
         index: dict[str, list[BodyPhrase]] = defaultdict(list)
@@ -130,15 +135,21 @@ class PcsTableIndex:
                         values[i][character] = self._value(
                             character, label, table.section, axis.key
                         )
+        allowed = tuple(
+            tuple(frozenset(c for c, _ in axis.values) for axis in row) for row in table.rows
+        )
+        by_body_part: dict[str, list[tuple[frozenset[str], ...]]] = defaultdict(list)
+        for characters in allowed:
+            for character in characters[BODY_AXIS]:
+                by_body_part[character].append(characters)
         return CompiledTable(
             prefix=table.prefix,
             section=table.section,
             operation=_label(table, 2),
             keys=(keys[0], keys[1], keys[2], keys[3]),
-            rows=tuple(
-                tuple(frozenset(c for c, _ in axis.values) for axis in row) for row in table.rows
-            ),
+            rows=allowed,
             values=tuple(values),
+            by_body_part={c: tuple(found) for c, found in by_body_part.items()},
         )
 
     def _value(self, character: str, label: str, section: str, key: str) -> AxisValue:
@@ -163,7 +174,7 @@ class PcsTableIndex:
         return AxisValue(
             character,
             label,
-            tuple(dict.fromkeys(phrases)),
+            tuple(dict.fromkeys(p for p in phrases if p)),  # "Other" has no words to find
             optional,
             side,
             empty=label in EMPTY_LABELS,

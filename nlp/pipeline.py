@@ -29,7 +29,7 @@ from nlp.linker import ApproximateLinker, LinkedCandidate
 from nlp.mention_matcher import CANDIDATES_ATTR, LEARNED_PHRASES, MENTIONS_KEY, MentionMatcher
 from nlp.mentions import CandidateCode, CandidateSource, Mention
 from nlp.pcs_composer import PcsComposer
-from nlp.pcs_mentions import OPERATION_ATTR, OperationMarker, composed_candidates
+from nlp.pcs_mentions import OPERATION_ATTR, TEXT_KEY, OperationMarker, composed_candidates
 from nlp.term_matcher import Phrase, TermMatcher
 
 logger = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ class NoteReader:
         `learned`: a model's learned phrases, matched beside the lexicon's terms.
         """
         doc = self.nlp.make_doc(text)
+        doc.user_data[TEXT_KEY] = text
         if learned is not None:
             doc.user_data[LEARNED_PHRASES] = learned
         for _, component in self.nlp.pipeline:

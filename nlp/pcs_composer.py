@@ -214,7 +214,9 @@ class PcsComposer:
         for operation, choices in operations.items():
             tables = self.tables.by_operation.get(operation, ())
             support = _rank_support(min(c.rank for c in choices))
-            single = all(c.tables is not None and len(c.tables) == 1 for c in choices)
+            single = len(tables) == 1 or all(
+                c.tables is not None and len(c.tables) == 1 for c in choices
+            )
             for prefix in tables:
                 if prefix in table_level or not (single or prefix in reachable):
                     continue  # no body part of this table is named, nor needed
@@ -222,7 +224,7 @@ class PcsComposer:
                 if hints:
                     choice = _Choice(prefix[2], operation, support, f"'{evidence}'")
                     table_level[prefix] = (choice, hints)
-                    if all(c.tables is not None and len(c.tables) == 1 for c in hints):
+                    if single:
                         narrow.add(prefix)
         found.extend(self._body_parts(statement, focus, table_level, narrow))
         best: dict[tuple[str, str], _Heading] = {}
@@ -284,14 +286,14 @@ class PcsComposer:
             if phrase.tables.isdisjoint(wanted):
                 continue
             near = statement.nearest(phrase.required, focus)
-            side_support = self._side_support(statement, phrase.side, phrase.required, focus)
+            side_support, side_note = self._side_support(
+                statement, phrase.side, phrase.required, focus
+            )
             if near is None or side_support == 0.0:
                 continue
             words_found = len(phrase.required) + len(phrase.optional & stems)
             score = 3 * words_found - near - (1 - side_support) * 3
-            evidence = ", ".join(sorted(phrase.required))
-            if side_support < 1.0:
-                evidence += "; side not stated"
+            evidence = ", ".join(sorted(phrase.required)) + side_note
             for prefix, character in phrase.sites:
                 if prefix in tables:
                     choice = _Choice(character, phrase.label, side_support, evidence)
@@ -316,18 +318,20 @@ class PcsComposer:
 
     def _side_support(
         self, statement: Statement, side: str | None, stems: frozenset[str], focus: tuple[int, int]
-    ) -> float:
+    ) -> tuple[float, str]:
         """1 when the statement says the label's side (or it has none), 0 when it says
-        another, less when it says none."""
+        another, less when it says none; and a note for the coder."""
         if side is None:
-            return 1.0
+            return 1.0, ""
         said = self._side_said(statement, stems, focus)
         if said is None:
-            return 0.6
+            return 0.6, "; side not stated"
         if said == side:
-            return 1.0
-        # B4.3: both sides done and no Bilateral value: each side is coded.
-        return 0.8 if said == "Bilateral" and side in ("Right", "Left") else 0.0
+            return 1.0, ""
+        if said == "Bilateral" and side in ("Right", "Left"):
+            # B4.3: both sides done and no Bilateral value: each side is coded.
+            return 0.8, "; both sides: one code each"
+        return 0.0, ""
 
     @staticmethod
     def _side_said(

@@ -75,7 +75,8 @@ class PcsRules:
     blocked: dict[str, CueSet]  # axis key -> phrases naming no value ("without contrast")
     optional_words: dict[str, frozenset[str]]  # axis key -> stems a note may leave out
     sides: dict[str, frozenset[str]]  # "Right" -> stems that say it
-    body_synonyms: dict[str, tuple[str, ...]]  # body part label -> other names
+    # body part label -> (other names, the sections they hold in; empty: all)
+    body_synonyms: dict[str, tuple[tuple[str, ...], frozenset[str]]]
 
 
 def load_pcs_rules() -> PcsRules:
@@ -124,7 +125,10 @@ def load_pcs_rules() -> PcsRules:
         sides={
             side: frozenset(stem(w) for w in said) for side, said in body_parts["sides"].items()
         },
-        body_synonyms={row["value"]: tuple(row["words"]) for row in body_parts["synonyms"]},
+        body_synonyms={
+            row["value"]: (tuple(row["words"]), frozenset(row.get("sections", ())))
+            for row in body_parts["synonyms"]
+        },
     )
 
 

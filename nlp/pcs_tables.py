@@ -163,8 +163,10 @@ class PcsTableIndex:
         optional = stems & optional_words
         phrases = [stems - optional_words] if stems - optional_words else [stems]
         synonyms = [*self._synonyms.get((section, key, label), ())]
-        if body:
-            synonyms += self.rules.body_synonyms.get(label, ())
+        if body and label in self.rules.body_synonyms:
+            names, sections = self.rules.body_synonyms[label]
+            if not sections or section in sections:
+                synonyms += names
         for synonym in synonyms:
             synonym_stems = frozenset(content_stems(synonym)) - (
                 self._side_stems if body else frozenset()

@@ -62,6 +62,11 @@ def best(composer: PcsComposer, text: str) -> ComposedCode:
         ("Ultrasound of the kidneys.", "BT43ZZZ"),
         ("Ultrasound of the right kidney.", "BT41ZZZ"),
         ("Abdominal CT without contrast.", "BW20ZZZ"),
+        ("Testicular Doppler ultrasound showed a mass.", "BV44ZZZ"),
+        # Measurement: an ECG's electrodes lie on the skin (External), it records
+        # electrical activity.
+        ("The ECG showed sinus rhythm.", "4A02X4Z"),
+        ("The fundus examination of the left eye showed hemorrhages.", "08J1XZZ"),
     ],
 )
 def test_a_plain_procedure_statement_gives_its_complete_code(
@@ -266,5 +271,5 @@ def test_a_negated_procedure_stays_negated(small_reader: NoteReader) -> None:
 def test_operation_words_the_composer_cannot_complete_leave_no_mention(
     small_reader: NoteReader,
 ) -> None:
-    # A biopsy of a body part the small tables do not have composes nothing.
-    assert small_reader.read("A biopsy of the thyroid was done.") == []
+    # The small tables resect an appendix or a kidney (0DT, 0TT), never a thyroid.
+    assert small_reader.read("A resection of the thyroid was done.") == []

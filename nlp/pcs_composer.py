@@ -9,10 +9,11 @@ and approach, so the code is 0DTN4ZZ. The composer reads a statement that way:
    the operation words of the statement (nlp/pcs_operation_words.py);
 2. body part: the labels and synonyms of the operation's tables found in the statement
    (nlp/pcs_tables.py), the nearest and most specific first, on the side the statement says;
-3. approach, device, qualifier (or the section's own axes 5-7): the value the statement's
-   words name (rules/pcs_*.json, then the labels and synonyms); else the table's "none"
-   value (No Device, No Qualifier, None); else the only value the row allows; else each
-   allowed value as an alternative, with a low support and a reason saying it was not stated.
+3. approach, device, qualifier (or the section's own axes 5-7), one after the other, each
+   among the values the rows left by the earlier choices allow (nlp/pcs_axes.py): the row's
+   only value; else the value the statement's words name; else the "none" value (No Device,
+   No Qualifier, None); else each allowed value as an alternative, with a low support and a
+   reason saying it was not stated.
 
 Every choice stays inside one row of the FY2026 tables, so every code composed is valid.
 A code's similarity is the mean support of its five axes 3-7: 1 when the words (or the table,
@@ -28,16 +29,16 @@ from codes.pcs_structure import PCS_STRUCTURE_FILE, PcsStructure, load_pcs_struc
 from codes.pcs_titles import code_title
 from codes.text import words
 from nlp.lexicon import LexiconError
+from nlp.pcs_axes import STATED, AxisChoice, choose_value
 from nlp.pcs_operation_words import OperationChoice, OperationFinder, OperationHit
 from nlp.pcs_rules import PcsRules, load_pcs_rules
-from nlp.pcs_statement import CueHit, Statement, distance, word_stem
-from nlp.pcs_tables import BODY_AXIS, AxisValue, BodyPhrase, CompiledTable, PcsTableIndex
+from nlp.pcs_statement import Statement, word_stem
+from nlp.pcs_tables import BODY_AXIS, BodyPhrase, PcsTableIndex
 
 logger = logging.getLogger(__name__)
 
-# How much an axis value is supported (see the module docstring).
-STATED, DEFAULT, GUESSED = 1.0, 0.8, 0.25
-# A rank-1 reading of the operation words ("-ectomy" as Excision rather than Resection).
+# The support of the likeliest reading of the operation words, the next one ("-ectomy" as
+# Excision rather than Resection), and any further one.
 _RANK_SUPPORT = (1.0, 0.8, 0.6)
 
 
@@ -59,28 +60,20 @@ class ComposerLimits:
 
 
 @dataclass(frozen=True, slots=True)
-class _Choice:
-    character: str
-    label: str
-    support: float
-    evidence: str
-
-
-@dataclass(frozen=True, slots=True)
 class _Draft:
     """A complete code before it is worded for a coder."""
 
     code: str
     similarity: float
-    choices: tuple[_Choice, ...]  # axes 3-7
+    choices: tuple[AxisChoice, ...]  # axes 3-7
     labels: tuple[str, ...]  # the labels of positions 1-7
 
 
 @dataclass(frozen=True, slots=True)
 class _Heading:
     prefix: str
-    operation: _Choice
-    body: _Choice
+    operation: AxisChoice
+    body: AxisChoice
     hints: tuple[OperationChoice, ...] = ()
 
 
@@ -187,7 +180,7 @@ class PcsComposer:
     ) -> list[_Heading]:
         operations = self._operation_choices(statement, hits)
         found: list[_Heading] = []
-        table_level: dict[str, tuple[_Choice, tuple[OperationChoice, ...]]] = {}
+        table_level: dict[str, tuple[AxisChoice, tuple[OperationChoice, ...]]] = {}
         # Tables named on their own (a 3-character heading, an index term naming one table,
         # as "Delivery" names 10E): a table with one body part value needs no body part named.
         narrow: set[str] = set()
@@ -199,12 +192,12 @@ class PcsComposer:
             hints = tuple(c for c in operations.get(operation, ()) if _allows(c, prefix))
             if hints:  # the words say how likely this reading is ("-ectomy": Resection first)
                 support = min(support, _rank_support(min(c.rank for c in hints)))
-            choice = _Choice(prefix[2], operation, support, f"'{term}'")
+            choice = AxisChoice(prefix[2], operation, support, f"'{term}'")
             if len(code) == 4:
                 table = self.tables.table(prefix)
                 value = table.values[BODY_AXIS].get(code[3])
                 if value is not None:
-                    body = _Choice(code[3], value.label, STATED, f"'{term}'")
+                    body = AxisChoice(code[3], value.label, STATED, f"'{term}'")
                     found.append(_Heading(prefix, choice, body, hints))
             else:
                 table_level[prefix] = (choice, hints)
@@ -222,7 +215,7 @@ class PcsComposer:
                     continue  # no body part of this table is named, nor needed
                 hints = tuple(c for c in choices if _allows(c, prefix))
                 if hints:
-                    choice = _Choice(prefix[2], operation, support, f"'{evidence}'")
+                    choice = AxisChoice(prefix[2], operation, support, f"'{evidence}'")
                     table_level[prefix] = (choice, hints)
                     if single:
                         narrow.add(prefix)
@@ -274,12 +267,12 @@ class PcsComposer:
         self,
         statement: Statement,
         focus: tuple[int, int],
-        tables: dict[str, tuple[_Choice, tuple[OperationChoice, ...]]],
+        tables: dict[str, tuple[AxisChoice, tuple[OperationChoice, ...]]],
         narrow: set[str],
     ) -> list[_Heading]:
         """The best body parts of these tables the statement names, nearest the focus; a
         narrow table with one body part needs none named."""
-        scored: dict[tuple[str, str], tuple[float, _Choice]] = {}
+        scored: dict[tuple[str, str], tuple[float, AxisChoice]] = {}
         stems = statement.stems
         wanted = tables.keys()
         for phrase in self._body_phrases(statement):
@@ -296,7 +289,7 @@ class PcsComposer:
             evidence = ", ".join(sorted(phrase.required)) + side_note
             for prefix, character in phrase.sites:
                 if prefix in tables:
-                    choice = _Choice(character, phrase.label, side_support, evidence)
+                    choice = AxisChoice(character, phrase.label, side_support, evidence)
                     if (prefix, character) not in scored or score > scored[prefix, character][0]:
                         scored[prefix, character] = (score, choice)
         headings = []
@@ -312,7 +305,7 @@ class PcsComposer:
             values = self.tables.table(prefix).values[BODY_AXIS]
             if len(values) == 1:
                 ((character, value),) = values.items()
-                body = _Choice(character, value.label, STATED, "the table's only value")
+                body = AxisChoice(character, value.label, STATED, "the table's only value")
                 headings.append(_Heading(prefix, operation, body, hints))
         return headings
 
@@ -357,7 +350,7 @@ class PcsComposer:
     ) -> list["_Draft"]:
         table = self.tables.table(heading.prefix)
         results: list[_Draft] = []
-        partial: list[tuple[dict[int, str], list[_Choice]]] = [
+        partial: list[tuple[dict[int, str], list[AxisChoice]]] = [
             ({BODY_AXIS: heading.body.character}, [heading.operation, heading.body])
         ]
         for axis in (1, 2, 3):
@@ -365,7 +358,9 @@ class PcsComposer:
             for chosen, choices in partial:
                 rows = table.rows_with(chosen)
                 allowed = sorted({c for row in rows for c in row[axis]})
-                for choice in self._axis(statement, focus, table, axis, allowed, heading.hints):
+                for choice in choose_value(
+                    statement, focus, table, axis, allowed, heading.hints, self.limits.alternatives
+                ):
                     extended.append(({**chosen, axis: choice.character}, [*choices, choice]))
             partial = extended[: self.limits.alternatives**2]
         for chosen, choices in partial:
@@ -377,135 +372,6 @@ class PcsComposer:
             ]
             results.append(_Draft(code, similarity, tuple(choices), tuple(labels)))
         return results
-
-    def _axis(
-        self,
-        statement: Statement,
-        focus: tuple[int, int],
-        table: CompiledTable,
-        axis: int,
-        allowed: list[str],
-        hints: tuple[OperationChoice, ...],
-    ) -> list[_Choice]:
-        values = [table.values[axis][c] for c in allowed]
-        approach = table.keys[axis] == "approach"
-        if approach and self._contradicted(statement, values):
-            # "Arthroscopic" where the row allows only Open: not this row, most likely.
-            said = ", ".join(
-                f"'{statement.text(h.first, h.last)}'" for h in statement.approach_cues
-            )
-            return [
-                _Choice(v.character, v.label, GUESSED, f"the statement says {said}")
-                for v in values[: self.limits.alternatives]
-            ]
-        if len(values) == 1:
-            value = values[0]
-            return [_Choice(value.character, value.label, STATED, "the row's only value")]
-        if approach:
-            stated = self._approach(statement, focus, values, hints)
-        else:
-            stated = self._named(statement, focus, table.keys[axis], values, hints)
-        if stated is not None:
-            return [stated]
-        empty = [v for v in values if v.empty]
-        if empty:
-            return [_Choice(empty[0].character, empty[0].label, DEFAULT, "none named")]
-        name = table.keys[axis].replace("_", " ")
-        guesses = sorted(values, key=lambda v: (v.size, v.character))[: self.limits.alternatives]
-        return [
-            _Choice(v.character, v.label, GUESSED, f"{name} not stated, one of {len(values)}")
-            for v in guesses
-        ]
-
-    def _approach(
-        self,
-        statement: Statement,
-        focus: tuple[int, int],
-        values: list[AxisValue],
-        hints: tuple[OperationChoice, ...],
-    ) -> _Choice | None:
-        by_label = {v.label: v for v in values}
-        best: tuple[tuple[float, int, int], CueHit, AxisValue] | None = None
-        for hit in statement.approach_cues:
-            for rank, label in enumerate(hit.cue.values):
-                if label in by_label:
-                    key = (hit.cue.strength, -distance(hit, focus), -rank)
-                    if best is None or key > best[0]:
-                        best = (key, hit, by_label[label])
-                    break
-        if best is not None:
-            (strength, _, rank), hit, value = best
-            support = STATED if strength >= 1 and rank == 0 else DEFAULT
-            words_said = statement.text(hit.first, hit.last)
-            return _Choice(value.character, value.label, support, f"'{words_said}'")
-        for hint in hints:
-            if hint.approach in by_label:
-                value = by_label[hint.approach]
-                return _Choice(value.character, value.label, DEFAULT, "the procedure word")
-        return None
-
-    @staticmethod
-    def _contradicted(statement: Statement, values: list[AxisValue]) -> bool:
-        """The statement names approaches surely, and the row allows none of them."""
-        labels = {v.label for v in values}
-        sure = [h for h in statement.approach_cues if h.cue.strength >= 1]
-        return bool(sure) and not any(set(h.cue.values) & labels for h in sure)
-
-    def _named(
-        self,
-        statement: Statement,
-        focus: tuple[int, int],
-        key: str,
-        values: list[AxisValue],
-        hints: tuple[OperationChoice, ...],
-    ) -> _Choice | None:
-        """The value the statement names: by a cue, by a hint of the operation words
-        (a biopsy's Diagnostic), or by its label or a synonym outside the operation words."""
-        stems = statement.stems
-        blocked = statement.blocked.get(key, set())
-        found: dict[str, tuple[tuple[int, int], str]] = {}
-        by_label = {v.label: v for v in values}
-        for hit in statement.value_cues.get(key, ()):
-            label = next((v for v in hit.cue.values if v in by_label), None)
-            if label is not None:
-                rank = (by_label[label].size, -distance(hit, focus))
-                _keep(found, label, rank, f"'{statement.text(hit.first, hit.last)}'")
-        if key == "qualifier":
-            for hint in hints:
-                if hint.qualifier in by_label:
-                    rank = (by_label[hint.qualifier].size, 0)
-                    _keep(found, hint.qualifier, rank, "the procedure word")
-        for value in values:
-            if value.empty:
-                continue
-            for phrase in value.phrases:
-                if not phrase or not phrase <= stems:
-                    continue
-                # The operation's own words are not a device's: "drainage" is no Drainage Device.
-                outside = {
-                    s: [
-                        p
-                        for p in statement.positions(s)
-                        if not focus[0] <= p <= focus[1] and p not in blocked
-                    ]
-                    for s in phrase
-                }
-                if all(outside.values()):
-                    near = min(abs(p - focus[0]) for ps in outside.values() for p in ps)
-                    rank = (len(phrase) + len(value.optional & stems), -near)
-                    _keep(found, value.label, rank, f"'{', '.join(sorted(phrase))}'")
-        if not found:
-            return None
-        label, (_, evidence) = max(found.items(), key=lambda item: (item[1][0], item[0]))
-        value = by_label[label]
-        return _Choice(value.character, value.label, STATED, evidence)
-
-
-def _keep(
-    found: dict[str, tuple[tuple[int, int], str]], label: str, rank: tuple[int, int], why: str
-) -> None:
-    if label not in found or rank > found[label][0]:
-        found[label] = (rank, why)
 
 
 def _rank_support(rank: int) -> float:

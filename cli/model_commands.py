@@ -1,6 +1,7 @@
 """`medcode train`, `medcode evaluate` and `medcode models list|promote|rollback`."""
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -10,11 +11,14 @@ from typing import Any
 
 from app.config import Settings
 from codes.catalog import Catalog
+from codes.systems import CodeSystem
 from models.artifacts import ArtifactStore
 from models.profiles import Profile
 from models.ranker_model import FORMAT_VERSION, KIND, RankerModel, load_artifact
 from models.suggester import Suggester
+from models.suggestions import ScoredCode
 from nlp.pipeline import LinkingSettings, NoteReader
+from training.conventions_check import CodedNote, check, format_report, read_coded_notes
 from training.encounters import EncounterSet, open_source
 from training.evaluation import (
     Predictions,
@@ -76,6 +80,18 @@ def add_commands(commands: Any) -> None:
     )
     evaluator.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluator.set_defaults(run=_evaluate)
+
+    checker = commands.add_parser(
+        "check-conventions",
+        help="score the suggestions on hand-coded notes: claim recall, precision, forbidden codes",
+    )
+    checker.add_argument("--notes", type=Path, required=True, help="coded notes (JSON Lines)")
+    checker.add_argument("--model", default="promoted", help="a version, latest or promoted")
+    checker.add_argument(
+        "--conventions", choices=[*(p.value for p in Profile), "both"], default="both"
+    )
+    checker.add_argument("--out", type=Path, help="also write the figures here as JSON")
+    checker.set_defaults(run=_check_conventions)
 
     registry = commands.add_parser("models", help="model versions").add_subparsers(
         required=True, metavar="ACTION"
@@ -209,6 +225,31 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
             )
         print(f"  report: {report_path}\n  metrics: {metrics_path}")
     store.add_metrics(info.version, recorded)
+    return 0
+
+
+def _check_conventions(args: argparse.Namespace, settings: Settings) -> int:
+    store = ArtifactStore(settings.models_dir)
+    info, model = load_artifact(store, args.model)
+    catalog, reader = _reader(settings)
+    suggester = Suggester.open(catalog)
+    notes = read_coded_notes(args.notes)
+    systems = [CodeSystem(s) for s in model.systems]
+    profiles = list(Profile) if args.conventions == "both" else [Profile(args.conventions)]
+    figures_: dict[str, Any] = {"model": info.version, "notes": str(args.notes)}
+    for profile in profiles:
+
+        def suggest(note: CodedNote, profile: Profile = profile) -> list[ScoredCode]:
+            setting = note.setting if note.setting in ("inpatient", "outpatient") else None
+            return suggester.suggest(model, reader, note.text, systems, setting, profile)  # type: ignore[arg-type]
+
+        report = check(notes, suggest)
+        figures_[profile.value] = report.as_dict()
+        print(f"conventions {profile.value} ({len(notes)} notes, model {info.version}):")
+        print(format_report(report))
+    if args.out:
+        args.out.write_text(json.dumps(figures_, indent=2), encoding="utf-8")
+        print(f"figures: {args.out}")
     return 0
 
 

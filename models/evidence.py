@@ -70,8 +70,12 @@ class NoteEvidence:
 
 
 def about(phrase: str, vocabulary: frozenset[str]) -> bool:
-    """Whether a learned phrase shares a meaningful word with a code's names."""
-    return any(s in vocabulary and s not in GENERIC_STEMS for s in content_stems(phrase))
+    """Whether a learned phrase is about a code: at least half of its meaningful words
+    are words of the code's names ("ECG" for an electrocardiogram code; not "low back
+    pain" for a lower back strain, which shares only "back")."""
+    words = [s for s in content_stems(phrase) if s not in GENERIC_STEMS]
+    shared = sum(1 for s in words if s in vocabulary)
+    return shared > 0 and 2 * shared >= len(words)
 
 
 def note_evidence(

@@ -18,7 +18,7 @@ from codes.catalog import Catalog
 from codes.cm_conventions import CmConventions
 from models.conventions.claim import Claim, Draft, NoteView, rule
 from models.conventions.combination import combine, follow_instructions
-from models.conventions.completion import complete_codes
+from models.conventions.completion import complete_codes, require_documentation
 from models.conventions.history import code_history
 from models.conventions.injury import add_external_causes
 from models.conventions.knowledge import CodingKnowledge
@@ -66,7 +66,7 @@ class Conventions:
     ) -> list[ScoredCode]:
         claim = Claim.of(ranked, {s: d.threshold for s, d in decisions.items()})
         note = NoteView(text, mentions, setting)
-        judge_support(claim, note)
+        judge_support(claim, note, self.knowledge)
         for draft in claim:
             draft.recommended = draft.supported and draft.above_threshold
         if profile is Profile.LEARNED:
@@ -81,6 +81,7 @@ class Conventions:
 
     def _us(self, claim: Claim, note: NoteView) -> None:
         knowledge = self.knowledge
+        require_documentation(claim, note, knowledge)
         code_history(claim, knowledge)
         complete_codes(claim, note, knowledge)
         combine(claim, note, knowledge)

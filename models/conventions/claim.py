@@ -17,7 +17,7 @@ from codes.systems import CodeSystem
 from models.features import CodeKey
 from models.guidelines import Setting
 from models.suggestions import EvidenceSpan, RankedCode
-from nlp.mentions import Assertion, Mention
+from nlp.mentions import Assertion, CandidateSource, Mention
 from nlp.terms import content_stems, stem
 
 T = TypeVar("T")
@@ -128,13 +128,17 @@ class Claim:
 
     def put(self, system: CodeSystem, code: str, source: Draft, note: str) -> Draft:
         """Recommend `code` in place of (or beside) `source`: it takes at least the source's
-        score and the threshold of its system, and the source's evidence."""
+        score and the threshold of its system, and the source's evidence. A code the hard
+        rules found denied stays unrecommended: no convention overrides them."""
         floor = max(source.score, self.thresholds.get(system.value, 0.0))
         draft = self.drafts.get((system.value, code))
+        if draft is not None and not draft.supported:
+            return draft
         if draft is None:
             draft = Draft(system, code, round(floor, 6), True)
             self.drafts[draft.key] = draft
         draft.score = max(draft.score, round(floor, 6))
+        draft.named = max(draft.named, source.named)
         draft.evidence = tuple(sorted({*draft.evidence, *source.evidence}, key=_span_order))
         draft.supported = True
         draft.recommended = True
@@ -211,6 +215,22 @@ class NoteView:
             if any(s.start < end and start < s.end for s in wanted):
                 words |= stems
         return frozenset(words)
+
+    def term_words(self, spans: Iterable[EvidenceSpan]) -> frozenset[str]:
+        """The words of the official terms the reader matched at these spans: an
+        abbreviation's span ("CKD") is documented in the words of what it stands for."""
+
+        def by_span() -> dict[tuple[int, int], frozenset[str]]:
+            found: dict[tuple[int, int], set[str]] = {}
+            for mention in self.mentions:
+                words = found.setdefault((mention.start, mention.end), set())
+                for candidate in mention.candidates:
+                    if candidate.source is CandidateSource.LEXICON:
+                        words.update(content_stems(_ABSENT.sub(" ", candidate.term)))
+            return {k: frozenset(v) for k, v in found.items()}
+
+        terms = self.memo("term_words", by_span)
+        return frozenset().union(*(terms.get((s.start, s.end), frozenset()) for s in spans))
 
     def says_plainly(self, stems: frozenset[str]) -> bool:
         """Whether one sentence holds all `stems` with no denial or condition in it."""

@@ -115,11 +115,16 @@ def _partners(
 ) -> list[Draft] | None:
     """The recommended codes that are the partner condition, by title or by class."""
     classes = _partner_classes().get(stems, ())
+    # A partner named by its title must be named by the note too: a code the note only
+    # hints at (a heading's evidence) is not a documented second condition.
     found = [
         d
         for d in recommended
         if d.code[:3] != base.code[:3]
-        and (stems <= knowledge.title_stems(d.code) or covered(d.code, classes))
+        and (
+            (stems <= knowledge.title_stems(d.code) and d.named >= NAMED_MIN)
+            or covered(d.code, classes)
+        )
     ]
     if not found:
         return None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from codes.systems import CodeSystem
 from models.conventions.claim import Claim, Draft, NoteView, load_data, rule
-from models.conventions.knowledge import CodingKnowledge
+from models.conventions.knowledge import NAMED_MIN, CodingKnowledge
 from models.suggestions import EvidenceSpan
 
 CM, PCS = CodeSystem.ICD10CM, CodeSystem.ICD10PCS
@@ -192,3 +192,21 @@ def _set_seventh_character(
     if knowledge.is_code(CM, other):
         claim.put(CM, other, draft, rule("injury_encounter").says(f"{wanted} for this encounter"))
         draft.drop(rule("injury_encounter").says(f"replaced by {other}"))
+
+
+def require_documentation(claim: Claim, note: NoteView, knowledge: CodingKnowledge) -> None:
+    """A diagnosis code no official term names outright (it comes from a heading above it,
+    a near match or a learned phrase) is recommended only when the sentences of its
+    evidence document every word its title asserts: "acute pancreatitis" does not
+    document biliary pancreatitis (K85.10), nor "migraine" status migrainosus."""
+    for draft in claim.recommended(CM):
+        if draft.named >= NAMED_MIN or not draft.evidence:
+            continue
+        documented = note.words_around(draft.evidence) | note.term_words(draft.evidence)
+        missing = knowledge.required_stems(draft.code) - documented
+        groups = knowledge.alternatives(draft.code)
+        missing -= frozenset().union(*groups) if groups else frozenset()
+        unmet = [g for g in groups if not g & documented]
+        if missing or unmet:
+            words = sorted(missing | {min(g) for g in unmet})
+            draft.drop(rule("documented").says(", ".join(words)))

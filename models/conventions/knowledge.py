@@ -97,6 +97,17 @@ class CodingKnowledge:
         return frozenset(stems)
 
     @functools.lru_cache(maxsize=50_000)  # noqa: B019
+    @functools.lru_cache(maxsize=50_000)  # noqa: B019
+    def chapter_stems(self, code: str) -> frozenset[str]:
+        """The words of the block and chapter a code belongs to ("Injury, poisoning and
+        certain other consequences of external causes")."""
+        stems: set[str] = set()
+        for ancestor in self.catalog.ancestors(CM, code):
+            if ancestor.kind in ("block", "chapter"):
+                stems |= set(content_stems(ancestor.description))
+        return frozenset(stems)
+
+    @functools.lru_cache(maxsize=50_000)  # noqa: B019
     def required_stems(self, code: str) -> frozenset[str]:
         """The title's words a note must say for the code to be documented: not what it
         says is absent, not defaults, not what it leaves open ("Non-pressure chronic

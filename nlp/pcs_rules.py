@@ -73,6 +73,9 @@ class PcsRules:
     approach_not_cues: CueSet  # phrases whose words name no approach ("open fracture")
     value_cues: dict[str, CueSet]  # axis key ("device", "qualifier") -> cues
     blocked: dict[str, CueSet]  # axis key -> phrases naming no value ("without contrast")
+    # Every cue set above by name ("operation", "approach", "value:device", ...), indexed
+    # together by first word: a statement looks each of its words up once.
+    cue_book: dict[str, list[tuple[str, int, Cue]]]
     optional_words: dict[str, frozenset[str]]  # axis key -> stems a note may leave out
     sides: dict[str, frozenset[str]]  # "Right" -> stems that say it
     # body part label -> (other names, the sections they hold in; empty: all)
@@ -97,14 +100,28 @@ def load_pcs_rules() -> PcsRules:
     ]
     body_optional = frozenset(stem(w) for w in body_parts["optional_words"])
     suffixes.sort(key=lambda s: (-len(s.suffix), s.suffix))
-    return PcsRules(
-        sections=frozenset(operations["sections"]),
-        operation_cues=_cues(operations["cues"], "operations"),
-        preferences=CueSet(
+    sets = {
+        "operation": _cues(operations["cues"], "operations"),
+        "preference": CueSet(
             Cue(phrase_stems(text), (row["prefer"],), row["why"])
             for row in operations["preferences"]
             for text in row["words"]
         ),
+        "approach": _cues(approaches["cues"], "approaches"),
+        "approach_not": _phrases(approaches["not_cues"]),
+    }
+    value_cues = _value_cues(devices["cues"], qualifiers["cues"])
+    blocked = {axis: _phrases(texts) for axis, texts in qualifiers["blocked"].items()}
+    sets |= {f"value:{axis}": cues for axis, cues in value_cues.items()}
+    sets |= {f"blocked:{axis}": phrases for axis, phrases in blocked.items()}
+    book: dict[str, list[tuple[str, int, Cue]]] = {}
+    for name, cue_set in sets.items():
+        for order, cue in enumerate(cue_set.cues):
+            book.setdefault(cue.stems[0], []).append((name, order, cue))
+    return PcsRules(
+        sections=frozenset(operations["sections"]),
+        operation_cues=sets["operation"],
+        preferences=sets["preference"],
         suffixes=tuple(suffixes),
         suffix_pattern=re.compile("(?:" + "|".join(s.suffix for s in suffixes) + ")$"),
         combining_forms={
@@ -114,10 +131,11 @@ def load_pcs_rules() -> PcsRules:
         procedure_nouns=frozenset(stem(w) for w in operations["procedure_nouns"]),
         everyday_labels=frozenset(operations["everyday_labels"]),
         context_words=frozenset(stem(w) for w in operations["context_words"]),
-        approach_cues=_cues(approaches["cues"], "approaches"),
-        approach_not_cues=_phrases(approaches["not_cues"]),
-        value_cues=_value_cues(devices["cues"], qualifiers["cues"]),
-        blocked={axis: _phrases(texts) for axis, texts in qualifiers["blocked"].items()},
+        approach_cues=sets["approach"],
+        approach_not_cues=sets["approach_not"],
+        value_cues=value_cues,
+        blocked=blocked,
+        cue_book=book,
         optional_words={
             "body_part": body_optional,
             "device": frozenset(stem(w) for w in devices["optional_words"]),

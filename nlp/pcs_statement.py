@@ -61,14 +61,15 @@ class Statement:
         for position, extra_stem in extra:
             self._add(position, extra_stem)
         self.word_parts = [p for i, w in enumerate(self.words) if (p := _word_part(i, w, rules))]
-        self.operation_cues = self.find(rules.operation_cues)
-        self.preferences = self.find(rules.preferences)
-        blocked = self._covered(rules.approach_not_cues)
+        hits = self._find_all(rules.cue_book)
+        self.operation_cues = hits.get("operation", [])
+        self.preferences = hits.get("preference", [])
+        blocked = _positions(hits.get("approach_not", []))
         self.approach_cues = _outermost(
-            [h for h in self.find(rules.approach_cues) if not _covers(h, blocked)]
+            [h for h in hits.get("approach", []) if not _covers(h, blocked)]
         )
-        self.value_cues = {axis: self.find(cues) for axis, cues in rules.value_cues.items()}
-        self.blocked = {axis: self._covered(phrases) for axis, phrases in rules.blocked.items()}
+        self.value_cues = {axis: hits.get(f"value:{axis}", []) for axis in rules.value_cues}
+        self.blocked = {axis: _positions(hits.get(f"blocked:{axis}", [])) for axis in rules.blocked}
         # The body parts the words imply, once the cues are found on the words themselves.
         for part in self.word_parts:
             for body_stem in part.body:
@@ -89,14 +90,20 @@ class Statement:
         )
 
     def _add(self, position: int, word_stem: str) -> None:
-        positions = self._where.setdefault(word_stem, [])
-        if position not in positions:
+        positions = self._where.get(word_stem)
+        if positions is None:
+            self._where[word_stem] = [position]
+        elif position not in positions:
             positions.append(position)
-            positions.sort()
+            if positions[-2] > position:  # an expansion or a body part, added late
+                positions.sort()
 
     @property
     def stems(self) -> frozenset[str]:
-        return frozenset(self._where)
+        if "stems" not in self.memo:
+            self.memo["stems"] = frozenset(self._where)
+        found: frozenset[str] = self.memo["stems"]
+        return found
 
     def positions(self, word_stem: str) -> list[int]:
         return self._where.get(word_stem, [])
@@ -114,8 +121,17 @@ class Statement:
                     found.append((first, order, CueHit(cue, first, last)))
         return [hit for _, _, hit in sorted(found, key=lambda f: (f[0], f[1]))]
 
-    def _covered(self, phrases: CueSet) -> set[int]:
-        return {p for hit in self.find(phrases) for p in range(hit.first, hit.last + 1)}
+    def _find_all(self, book: dict[str, list[tuple[str, int, Cue]]]) -> dict[str, list[CueHit]]:
+        """find() for every cue set of the rules at once, by set name."""
+        found: dict[str, list[tuple[int, int, CueHit]]] = {}
+        for word_stem in list(self._where):
+            for name, order, cue in book.get(word_stem, ()):
+                for first, last in self._spans(cue.stems):
+                    found.setdefault(name, []).append((first, order, CueHit(cue, first, last)))
+        return {
+            name: [hit for _, _, hit in sorted(hits, key=lambda f: (f[0], f[1]))]
+            for name, hits in found.items()
+        }
 
     def _spans(self, stems: tuple[str, ...]) -> list[tuple[int, int]]:
         return [
@@ -149,6 +165,10 @@ def _distance(position: int, focus: tuple[int, int]) -> int:
     if position < first:
         return first - position
     return max(0, position - last)
+
+
+def _positions(hits: Iterable[CueHit]) -> set[int]:
+    return {p for hit in hits for p in range(hit.first, hit.last + 1)}
 
 
 def _covers(hit: CueHit, blocked: set[int]) -> bool:

@@ -221,7 +221,8 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
             print(
                 f"  {system}: MAP {result.map:.3f}  MAP@{result.k} {result.map_at_k:.3f}"
                 f"  category MAP {result.map_category:.3f}  P {result.precision:.3f}"
-                f" R {result.recall:.3f} F1 {result.f1:.3f}  ({result.cases} cases)"
+                f" R {result.recall:.3f} F1 {result.f1:.3f}"
+                f"  candidate recall {result.candidate_recall:.3f}  ({result.cases} cases)"
             )
         print(f"  report: {report_path}\n  metrics: {metrics_path}")
     store.add_metrics(info.version, recorded)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from models.features import HIERARCHY_MIN_SIMILARITY, CodeFacts, CodeKey, category
 from models.suggestions import EvidenceSpan
-from nlp.mentions import CandidateSource, Mention
+from nlp.mentions import Assertion, CandidateSource, Mention
 from nlp.terms import content_stems
 
 # Weaker matches (loose learned phrases, far near matches) inform the ranker but are not
@@ -53,7 +53,9 @@ class NoteEvidence:
         for holder in (key, *_headings_above(key)):
             for span, similarity in self.official.get(holder, ()):
                 spans[span] = None
-                if holder == key:
+                # A term the note denies names nothing the note says: "no
+                # choledocholithiasis" leaves K80.50 to be documented by other words.
+                if holder == key and span.assertion is not Assertion.NEGATED:
                     named = max(named, similarity)
         vocabulary = None
         for span, phrase in self.learned.get(key, ()):

@@ -60,6 +60,7 @@ FEATURES = (
     "sources",
     "note_mentions",  # log(1 + mentions in the note): long notes carry more codes
     "cooccurrence",  # best P(code | a surely named code) in training: BW03ZZZ with J18.9
+    "composed_best",  # best similarity of a complete PCS code composed from a statement
 )
 _DIAGNOSIS_SECTIONS = frozenset(
     {"assessment_and_plan", "diagnoses", "discharge_diagnoses", "impression"}
@@ -205,7 +206,7 @@ def note_features(
     for key, row in named.items():
         for group in (category(key), family(key)):
             best = group_best[group]
-            best[0] = max(best[0], row["lexicon_best"], row["near_best"])
+            best[0] = max(best[0], row["lexicon_best"], row["near_best"], row["composed_best"])
             best[1] = max(best[1], row["learned_best"])
     for key, score in signals.knn.items():
         best = group_best[family(key)]
@@ -264,9 +265,10 @@ def _mention_features(signals: NoteSignals) -> dict[CodeKey, dict[str, float]]:
                 row["learned_supported"] = max(row["learned_supported"], similarity * weight)
                 row["learned_mentions"] += 1
             else:
-                best = (
-                    "lexicon_best" if candidate.source is CandidateSource.LEXICON else "near_best"
-                )
+                best = {
+                    CandidateSource.LEXICON: "lexicon_best",
+                    CandidateSource.COMPOSED: "composed_best",
+                }.get(candidate.source, "near_best")
                 row[best] = max(row[best], similarity)
                 row["lexicon_supported"] = max(row["lexicon_supported"], similarity * weight)
                 row["lexicon_mentions"] += 1

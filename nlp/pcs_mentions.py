@@ -94,9 +94,12 @@ def _with_operations(doc: Doc, found: list[tuple[int, int]]) -> list[Span]:
         ]
         covered = any(m.end > start and _names_pcs(m) for m in near)
         if not covered and taken.isdisjoint(range(start, stop)):
-            span = Span(doc, start, stop, label="MENTION")
+            # A mention of these very words (a learned phrase) becomes the operation's own.
+            same = next((m for m in near if (m.start, m.end) == (start, stop)), None)
+            span = same if same is not None else Span(doc, start, stop, label="MENTION")
             span._.set(OPERATION_ATTR, True)
-            added.append(span)
+            if same is None:
+                added.append(span)
             taken.update(range(start, stop))
     return sorted([*mentions, *added], key=lambda s: (s.start, s.end))
 
@@ -109,10 +112,14 @@ def composed_candidates(
 ) -> list[CandidateCode]:
     """Complete codes for a mention with PCS headings or naming a root operation, composed
     from its statement; none for other mentions. `cache` lives for one note."""
+    # Official headings only: a model's learned phrase is a correlation ("scan", "biopsy"
+    # seen beside a CT heading in training), not a statement of what was done.
     headings = tuple(
         (c.code, _support(c), c.term)
         for c in candidates
-        if c.system is CodeSystem.ICD10PCS and len(c.code) < 7
+        if c.system is CodeSystem.ICD10PCS
+        and len(c.code) < 7
+        and c.source is not CandidateSource.LEARNED
     )
     if not headings and not span._.get(OPERATION_ATTR):
         return []
@@ -133,14 +140,18 @@ def composed_candidates(
 
 
 def _support(candidate: CandidateCode) -> float:
-    """How surely a heading is named: an official or learned term surely; a near match as
-    closely as it matched."""
+    """How surely a heading is named: an official term surely; a near match as closely as
+    it matched."""
     return candidate.similarity if candidate.source is CandidateSource.NEAR else 1.0
 
 
 def _names_pcs(span: Span) -> bool:
-    """A lexicon term named PCS codes here: its operation words need no mention of their own."""
-    return any(c.system is CodeSystem.ICD10PCS for c in span._.get(CANDIDATES_ATTR))
+    """An official term named PCS codes here: its operation words need no mention of their
+    own. A learned phrase ("colectomy" seen beside 0DBE) does not stand for them."""
+    return any(
+        c.system is CodeSystem.ICD10PCS and c.source is not CandidateSource.LEARNED
+        for c in span._.get(CANDIDATES_ATTR)
+    )
 
 
 def _read_statement(composer: PcsComposer, span: Span) -> tuple[int, int, Statement]:

@@ -18,6 +18,7 @@ from app.services.models import ModelSwitchboard
 from app.services.suggest import SuggestService
 from codes.build import build_catalog
 from codes.catalog import Catalog
+from codes.pcs_structure import save_pcs_structure
 from codes.systems import CodeSystem
 from models.artifacts import ArtifactInfo, ArtifactStore
 from models.ranker_model import FORMAT_VERSION, KIND
@@ -65,6 +66,7 @@ def reader_dir(catalog: Catalog, data_dir: Path, var_dir: Path) -> Path:
     folder = var_dir / "lexicon"
     aliases, provenance = build_lexicon(catalog, data_dir)
     save_lexicon(folder, aliases, provenance)
+    save_pcs_structure(folder, catalog.pcs_structure())  # the composer reads them, as served
     sample = [
         a
         for a in aliases

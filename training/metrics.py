@@ -318,6 +318,7 @@ class EvaluationResult:
     k: int
     cases: int
     gold_pairs: int
+    candidate_recall: float = 0.0  # gold pairs anywhere in the ranked list
 
     def as_dict(self) -> dict[str, float | int]:
         """The figures as a JSON-ready dict keyed by field name."""
@@ -340,7 +341,8 @@ def evaluate(
       categories;
     - precision, recall, f1 (and the ``_category`` variants): `micro_counts` of ``predicted``;
     - cases: the number of `evaluated_cases` (the MAP denominator);
-    - gold_pairs: the number of distinct lower-cased (case, code) gold pairs.
+    - gold_pairs: the number of distinct lower-cased (case, code) gold pairs;
+    - candidate_recall: the share of those pairs found anywhere in ``ranked``.
     """
     exact = micro_counts(gold, predicted)
     by_category = micro_counts(gold, predicted, by_category=True)
@@ -357,4 +359,5 @@ def evaluate(
         k=k,
         cases=len(evaluated_cases(gold, ranked)),
         gold_pairs=exact.gold,
+        candidate_recall=micro_counts(gold, ranked).recall,
     )

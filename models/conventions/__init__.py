@@ -18,7 +18,11 @@ from codes.catalog import Catalog
 from codes.cm_conventions import CmConventions
 from models.conventions.claim import Claim, Draft, NoteView, rule
 from models.conventions.combination import combine, follow_instructions
-from models.conventions.completion import complete_codes, require_documentation
+from models.conventions.completion import (
+    complete_codes,
+    reject_contradicted,
+    require_documentation,
+)
 from models.conventions.history import code_history
 from models.conventions.injury import add_external_causes
 from models.conventions.knowledge import CodingKnowledge
@@ -82,7 +86,7 @@ class Conventions:
     def _us(self, claim: Claim, note: NoteView) -> None:
         knowledge = self.knowledge
         require_documentation(claim, note, knowledge)
-        code_history(claim, knowledge)
+        code_history(claim, note, knowledge)
         complete_codes(claim, note, knowledge)
         combine(claim, note, knowledge)
         follow_instructions(claim, note, knowledge)
@@ -91,6 +95,7 @@ class Conventions:
         apply_excludes1(claim, knowledge)
         drop_integral_symptoms(claim, knowledge)
         add_external_causes(claim, knowledge)
+        reject_contradicted(claim, note, knowledge)  # whatever rule proposed the code
         for draft in claim.recommended():
             if not self._billable(draft):
                 draft.recommended = False

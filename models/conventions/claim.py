@@ -216,6 +216,17 @@ class NoteView:
                 words |= stems
         return frozenset(words)
 
+    def absent_words(self, spans: Iterable[EvidenceSpan]) -> frozenset[str]:
+        """The stems the sentences holding the spans say are absent ("without hematuria")
+        and none of them says plainly ("no pneumonia on admission; pneumonia on day 3")."""
+        wanted = list(spans)
+        absent: set[str] = set()
+        for start, end, _ in self.sentences():
+            if any(s.start < end and start < s.end for s in wanted):
+                for clause in _ABSENT.finditer(self.text, start, end):
+                    absent.update(content_stems(clause.group(), False))
+        return frozenset(absent) - self.words_around(wanted)
+
     def term_words(self, spans: Iterable[EvidenceSpan]) -> frozenset[str]:
         """The words of the official terms the reader matched at these spans: an
         abbreviation's span ("CKD") is documented in the words of what it stands for."""

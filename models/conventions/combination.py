@@ -138,13 +138,19 @@ def _partners(
 def _spoken_terms(note: NoteView) -> list[frozenset[str]]:
     """The words of each official term the note states as present (a partner may be
     named without a code of its own being recommended)."""
-    return [
-        frozenset(content_stems(ABSENT.sub(" ", c.term)))
-        for m in note.mentions
-        if m.assertion in _SUPPORTING
-        for c in m.candidates
-        if c.source is CandidateSource.LEXICON and c.system is CM
-    ]
+    spoken = []
+    for mention in note.mentions:
+        if mention.assertion not in _SUPPORTING:
+            continue
+        said = frozenset(content_stems(ABSENT.sub(" ", mention.text)))
+        for candidate in mention.candidates:
+            if candidate.source is not CandidateSource.LEXICON or candidate.system is not CM:
+                continue
+            term = frozenset(content_stems(ABSENT.sub(" ", candidate.term)))
+            # A term matched in part says only the words the note has: "appendicitis with
+            # localized peritonitis" does not say the gangrene of the term it resembles.
+            spoken.append(term if candidate.similarity >= 1.0 else term & said)
+    return spoken
 
 
 def _replace(

@@ -34,6 +34,22 @@ def complete_codes(claim: Claim, note: NoteView, knowledge: CodingKnowledge) -> 
     for draft in claim.recommended():
         if draft.system is CM:
             _set_seventh_character(claim, draft, note, knowledge)
+    _one_code_per_procedure(claim)
+
+
+def _one_code_per_procedure(claim: Claim) -> None:
+    """Codes composed from the same words for the same body part are readings of one
+    procedure ("appendectomy": Resection or Excision of the appendix): the likeliest one."""
+    readings: dict[tuple[frozenset[tuple[int, int]], str], list[Draft]] = {}
+    for draft in claim.recommended(PCS):
+        if len(draft.code) == 7 and draft.composed and draft.evidence:
+            words = frozenset((s.start, s.end) for s in draft.evidence)
+            readings.setdefault((words, draft.code[:2] + draft.code[3]), []).append(draft)
+    for drafts in readings.values():
+        best = max(drafts, key=lambda d: (d.composed, d.score, d.code))
+        for draft in drafts:
+            if draft is not best:
+                draft.drop(rule("pcs_complete").says(f"{best.code} reads the same words better"))
 
 
 def _complete_diagnosis(
@@ -83,7 +99,12 @@ def more_specific(draft: Draft, note: NoteView, knowledge: CodingKnowledge) -> s
         )
         if best is None or rank < best:
             best = rank
-    return None if best is None else _with_current_extension(best[-1], draft.code, knowledge)
+    if best is None:
+        return None
+    # Another 7th character of the draft's own code is no more specific: the encounter
+    # rule chooses among those.
+    better = _with_current_extension(best[-1], draft.code, knowledge)
+    return None if better == draft.code else better
 
 
 def _distance(
@@ -199,8 +220,11 @@ def require_documentation(claim: Claim, note: NoteView, knowledge: CodingKnowled
     a near match or a learned phrase) is recommended only when the sentences of its
     evidence document every word its title asserts: "acute pancreatitis" does not
     document biliary pancreatitis (K85.10), nor "migraine" status migrainosus."""
+    for draft in claim.recommended():
+        if not draft.evidence:
+            draft.drop(rule("documented").says("no words of this note name it"))
     for draft in claim.recommended(CM):
-        if draft.named >= NAMED_MIN or not draft.evidence:
+        if draft.named >= NAMED_MIN:
             continue
         documented = note.words_around(draft.evidence) | note.term_words(draft.evidence)
         missing = knowledge.required_stems(draft.code) - documented
@@ -210,3 +234,15 @@ def require_documentation(claim: Claim, note: NoteView, knowledge: CodingKnowled
         if missing or unmet:
             words = sorted(missing | {min(g) for g in unmet})
             draft.drop(rule("documented").says(", ".join(words)))
+
+
+def reject_contradicted(claim: Claim, note: NoteView, knowledge: CodingKnowledge) -> None:
+    """A diagnosis code whose title asserts what the sentences of its evidence say is
+    absent is not documented, however its words resemble the note's: "acute cystitis
+    without hematuria" is not N30.01, "without status migrainosus" not G43.011."""
+    for draft in claim.recommended(CM):
+        denied = knowledge.required_stems(draft.code) & note.absent_words(draft.evidence)
+        if denied:
+            draft.drop(
+                rule("documented").says("the note says it is absent: " + ", ".join(sorted(denied)))
+            )

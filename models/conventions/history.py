@@ -17,8 +17,9 @@ import re
 
 from codes.instructions import CodeRange, code_references, covered
 from codes.systems import CodeSystem
-from models.conventions.claim import Claim, Draft, load_data, rule
+from models.conventions.claim import Claim, Draft, NoteView, load_data, rule
 from models.conventions.knowledge import NAMED_MIN, CodingKnowledge
+from models.guidelines import support_weight
 from nlp.mentions import Assertion
 from nlp.terms import content_stems
 
@@ -38,21 +39,34 @@ def _index_history() -> list[tuple[tuple[CodeRange, ...], str]]:
     ]
 
 
-def code_history(claim: Claim, knowledge: CodingKnowledge) -> None:
-    current = {d.code[:3] for d in claim if d.diagnosis and d.assertions() & _CURRENT}
+def code_history(claim: Claim, note: NoteView, knowledge: CodingKnowledge) -> None:
+    current = {d.code[:3] for d in claim if d.diagnosis and _own(d, note) & _CURRENT}
+    history_codes = {code for _, code in _index_history()}
     for draft in claim:
         if not draft.diagnosis and draft.evidence and draft.assertions() == {Assertion.HISTORICAL}:
             draft.drop(rule("personal_history").says("a procedure done before this encounter"))
             continue
         if not draft.diagnosis or not draft.evidence or draft.code.startswith("Z"):
             continue
-        assertions = draft.assertions()
+        if draft.code in history_codes:
+            continue  # already a history code (I25.2 old myocardial infarction)
         if not (draft.above_threshold or draft.named >= NAMED_MIN):
             continue
-        if assertions == {Assertion.FAMILY}:
+        if Assertion.FAMILY in draft.assertions():
             _family(claim, draft, knowledge)
-        elif assertions == {Assertion.HISTORICAL} and draft.code[:3] not in current:
+        if _own(draft, note) == {Assertion.HISTORICAL} and draft.code[:3] not in current:
             _personal(claim, draft, knowledge)
+
+
+def _own(draft: Draft, note: NoteView) -> set[Assertion]:
+    """How the note speaks of the patient's own condition: not of a relative's, not
+    what it denies, nor an uncertain diagnosis where uncertainty is not coded."""
+    return {
+        s.assertion
+        for s in draft.evidence
+        if s.assertion is not Assertion.FAMILY
+        and support_weight(s.assertion, draft.system, draft.code, note.setting) > 0
+    }
 
 
 def _family(claim: Claim, draft: Draft, knowledge: CodingKnowledge) -> None:

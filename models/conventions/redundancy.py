@@ -20,6 +20,7 @@ CM = CodeSystem.ICD10CM
 _EXCLUDES = frozenset({EXCLUDES1})
 # Factors, external causes and history are not diagnoses that explain a symptom.
 _NOT_DEFINITIVE = ("Z", "V", "W", "X", "Y")
+_EXTERNAL_CAUSE = ("V", "W", "X", "Y")
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,37 @@ def symptom_table() -> SymptomTable:
 
 def keep_most_specific(claim: Claim, knowledge: CodingKnowledge) -> None:
     by_category: dict[str, list[Draft]] = {}
-    for draft in claim.recommended(CM):
+    recommended = claim.recommended(CM)
+    for draft in recommended:
         by_category.setdefault(draft.code[:3], []).append(draft)
     for drafts in by_category.values():
         for draft in drafts:
             better = next((d for d in drafts if _more_specific(d, draft, knowledge)), None)
             if better is not None:
                 draft.drop(rule("specificity").says(f"{better.code} is documented"))
+    for draft in recommended:
+        if draft.recommended and knowledge.catch_all(draft.code):
+            wider = next((d for d in recommended if _reads_more_of(d, draft)), None)
+            if wider is not None:
+                draft.drop(rule("specificity").says(f"{wider.code} is documented"))
+
+
+def _reads_more_of(other: Draft, draft: Draft) -> bool:
+    """Whether `other`, an external cause like the draft, was read from longer words
+    around all of the draft's evidence: "fell down the stairs" (W10.9) says more than
+    "fell" (W19). External-cause index terms are nested phrasings of one event; two
+    diagnoses read from nested words ("COPD with pneumonia") may both be coded."""
+    if other is draft or not other.recommended or not draft.evidence:
+        return False
+    if not (other.code.startswith(_EXTERNAL_CAUSE) and draft.code.startswith(_EXTERNAL_CAUSE)):
+        return False
+    return all(
+        any(
+            o.start <= s.start and s.end <= o.end and o.end - o.start > s.end - s.start
+            for o in other.evidence
+        )
+        for s in draft.evidence
+    )
 
 
 def _more_specific(other: Draft, draft: Draft, knowledge: CodingKnowledge) -> bool:

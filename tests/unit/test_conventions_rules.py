@@ -121,6 +121,7 @@ def test_injuries_take_the_encounter_and_their_external_cause(named_stub: StubSu
     )
     assert "S82.201A" in first
     assert any(c.startswith("W10.") and c.endswith("A") for c in first)
+    assert not any(c.startswith("W19") for c in first)  # "fell" is read in "fell down"
     later = claim(
         named_stub, "Follow-up visit for a fracture of the right tibial shaft, healing well."
     )
@@ -132,3 +133,30 @@ def test_every_recommended_code_is_complete_and_notes_say_why(named_stub: StubSu
     suggestions = named_stub(text)
     assert all(s.billable for s in suggestions if s.recommended)
     assert all(s.notes for s in suggestions if not s.recommended and s.evidence and s.score >= 0.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted", "contradicted"),
+    [
+        ("Assessment: Acute cystitis without hematuria.", "N30.00", "N30.01"),
+        (
+            "Diagnosis: Intractable migraine without aura, without status migrainosus.",
+            "G43.019",
+            "G43.011",
+        ),
+    ],
+)
+def test_a_code_asserting_what_the_note_says_is_absent_is_not_recommended(
+    stub: StubSuggestions, text: str, wanted: str, contradicted: str
+) -> None:
+    codes = claim(stub, text)  # every candidate scored 0.9: only the rule keeps it off
+    assert wanted in codes and contradicted not in codes
+    assert any("absent" in n for n in notes_of(stub, text, contradicted))
+
+
+def test_a_code_no_word_of_the_note_names_stays_off_a_us_claim(stub: StubSuggestions) -> None:
+    text = "Seen today for follow-up. Doing well."
+    us = [s for s in stub(text, Profile.US) if s.recommended]
+    assert all(s.evidence for s in us)
+    learned = [s for s in stub(text, Profile.LEARNED) if s.recommended]
+    assert any(not s.evidence for s in learned)  # the learned profile keeps them

@@ -67,12 +67,14 @@ def test_train_evaluate_promote_and_roll_back(
     args = ["evaluate", "--model", first.version, "--data", str(held_out), "--out", str(report)]
     assert main([*args, "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "icd10cm: MAP" in printed
-    metrics = json.loads((report / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["systems"]["icd10cm"]["baseline"] is not None
-    assert "<svg" in (report / "report.html").read_text(encoding="utf-8")
+    assert "icd10cm: MAP" in printed and "candidate recall" in printed
+    for profile in ("us", "learned"):  # both conventions profiles unless one is asked for
+        metrics = json.loads((report / profile / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["systems"]["icd10cm"]["baseline"] is not None
+        assert "<svg" in (report / profile / "report.html").read_text(encoding="utf-8")
     recorded = store.get(first.version).metadata["evaluations"]
     assert recorded and recorded[0]["metrics"]["data"] == str(held_out)
+    assert set(recorded[0]["metrics"]) >= {"us", "learned"}
 
     assert (
         main(["train", "--data", str(train), "--folds", "3", "--seed", "1", "--quiet", "--promote"])

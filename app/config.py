@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.profiles import Profile
@@ -52,6 +52,21 @@ class Settings(BaseSettings):
         description="How often the service checks the registry for a newly promoted model"
         " (0: never; the admin API still switches at once)",
     )
+
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the review database: sqlite:///<file> or"
+        " postgresql+psycopg://user:password@host/db (default: sqlite:///<var_dir>/medcode.db)",
+    )
+    claim_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a coder's claim on an encounter lasts"
+    )
+
+    @model_validator(mode="after")
+    def _default_database(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'medcode.db'}"
+        return self
 
     @property
     def catalog_dir(self) -> Path:

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from app.api.routes import admin, codes, health, suggest
 from app.config import Settings
+from app.db import schema
+from app.db.session import Database
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit
 from app.services.models import ModelSwitchboard
@@ -31,11 +33,31 @@ def build_suggest_service(settings: Settings) -> SuggestService:
     return SuggestService(catalog, reader, models, conventions=settings.conventions)
 
 
-def create_app(settings: Settings, service: SuggestService | None = None) -> FastAPI:
-    """The app; `service` lets tests share one loaded service across apps."""
+def open_database(settings: Settings) -> Database:
+    """The review database, its schema checked: created in an empty database, else it must
+    be the code's (SchemaError names the command to run)."""
+    database = Database.from_url(settings.database_url)
+    try:
+        schema.prepare(database.engine)
+    except Exception:
+        database.dispose()
+        raise
+    return database
+
+
+def create_app(
+    settings: Settings, service: SuggestService | None = None, database: Database | None = None
+) -> FastAPI:
+    """The app; `service` and `database` let tests share loaded ones across apps."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            opened = database or open_database(settings)
+        except schema.SchemaError as exc:
+            logger.error("medcode cannot start: %s", exc.detail)
+            raise
+        app.state.database = opened
         loaded = service or build_suggest_service(settings)
         app.state.suggest_service = loaded
         loaded.models.start()
@@ -43,6 +65,9 @@ def create_app(settings: Settings, service: SuggestService | None = None) -> Fas
         yield
         loaded.models.stop()
         app.state.suggest_service = None
+        app.state.database = None
+        if database is None:
+            opened.dispose()
 
     app = FastAPI(
         title="medcode",
@@ -52,6 +77,7 @@ def create_app(settings: Settings, service: SuggestService | None = None) -> Fas
     )
     app.state.settings = settings
     app.state.suggest_service = None
+    app.state.database = None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(health.router)

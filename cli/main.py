@@ -71,9 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("code")
     show.set_defaults(run=_codes_show)
 
+    from cli import db_commands
     from cli.model_commands import add_commands
 
     add_commands(commands)
+    db_commands.add_commands(commands)
     return parser
 
 
@@ -83,6 +85,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import build_suggest_service, create_app
 
     if args.workers > 1:  # each worker process loads its own copy at start-up
+        from app.main import open_database
+
+        open_database(settings).dispose()  # schema created or checked once, before the workers
         uvicorn.run(
             "cli.asgi:app", host=args.host, port=args.port, workers=args.workers, factory=True
         )

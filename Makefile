@@ -31,8 +31,10 @@ $(MODEL_STAMP): | $(CATALOG_STAMP)
 ## model: the default model (CodiEsp train+dev), trained and promoted unless one is promoted
 model: install $(MODEL_STAMP)
 
-## run: install, train the default model if there is none, then serve it
+## run: install, train the default model if there is none, bring the database's schema up
+## to date, then serve
 run: model
+	$(BIN)/medcode db upgrade
 	$(BIN)/medcode serve --host $(HOST) --port $(PORT)
 
 ## train: train the default model again and promote it

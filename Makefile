@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CATALOG_STAMP := var/catalog/manifest.json
 MODEL_STAMP   := var/models/registry.json
 
-.PHONY: install run serve test check lint bench catalog model train dev-figures clean
+.PHONY: install browser run serve test check lint bench catalog model train dev-figures clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,25 @@ $(STAMP): pyproject.toml requirements.lock
 $(CATALOG_STAMP): | $(STAMP)
 	$(BIN)/medcode codes import
 
-## install: .venv with every dependency, plus the code-set catalog built from the data folder
-install: $(STAMP) $(CATALOG_STAMP)
+## install: .venv with every dependency, the code-set catalog built from the data folder, and
+## Debian's chromium for the browser tests
+install: $(STAMP) $(CATALOG_STAMP) browser
+
+BROWSER_PACKAGES := chromium chromium-driver
+
+## browser: Debian's chromium and chromedriver (tests/e2e drive the review pages with them);
+## installed with apt-get when running as root, otherwise says what to install
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing $(BROWSER_PACKAGES) (Debian) for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }; \
+	else \
+	  echo "note: the browser tests (tests/e2e/test_review_pages.py) are skipped without Debian's" \
+	       "chromium and chromedriver; install them with: sudo apt-get install $(BROWSER_PACKAGES)"; \
+	fi
 
 catalog: $(STAMP)
 	$(BIN)/medcode codes import

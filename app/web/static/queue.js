@@ -16,6 +16,7 @@
   let lastPages = 1;
   let requestSeq = 0;
   let typingTimer = null;
+  let shown = null; // the query whose rows are on the page
 
   function readUrl() {
     const params = new URLSearchParams(location.search);
@@ -37,6 +38,10 @@
 
   async function load() {
     const params = query();
+    // A text field's change (on leaving it) repeats the query its typing already ran:
+    // reloading would rebuild the rows under the coder's focus.
+    if (params.toString() === shown) return;
+    shown = params.toString();
     history.replaceState(null, "", "?" + params.toString());
     const seq = ++requestSeq;
     statusLine.textContent = "Loading…";
@@ -45,6 +50,7 @@
       answer = (await R.api("GET", R.apiBase + "/encounters?" + params.toString())).body;
     } catch (err) {
       if (seq !== requestSeq) return;
+      shown = null;
       statusLine.textContent = "Could not load the queue (" + err.message + ").";
       statusLine.classList.add("error");
       return;

@@ -2,7 +2,15 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from codes.systems import CodeSystem
 from nlp.mentions import Assertion
@@ -47,6 +55,23 @@ class AnnotateRequest(NoteRequest):
 
 class SuggestRequest(NoteRequest):
     limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 30
+    store: bool = Field(
+        default=False,
+        description="Store the note and its suggestions as an encounter for coders to review"
+        " (needs a token with the role ehr or admin); the answer says where",
+    )
+    encounter_id: Annotated[StrictStr | None, Field(min_length=1, max_length=200)] = Field(
+        default=None,
+        description="The EHR's id of the encounter, with store: posting it again adds a new"
+        " version (a new suggestion run) to the same encounter; nothing is overwritten",
+    )
+
+    @model_validator(mode="after")
+    def _encounter_id_needs_store(self) -> "SuggestRequest":
+        if self.encounter_id is not None and not self.store:
+            raise ValueError("encounter_id is only read with store: true")
+        return self
+
     conventions: Literal["us", "learned"] | None = Field(
         default=None,
         description="Coding conventions deciding `recommended`: us (ICD-10-CM and ICD-10-PCS"
@@ -77,10 +102,21 @@ class Suggestion(BaseModel):
     )
 
 
+class StoredEncounter(BaseModel):
+    encounter_id: int = Field(description="medcode's id: /api/review/encounters/{encounter_id}")
+    external_id: str | None = Field(description="The EHR's id, as sent")
+    run_id: int
+    version: int = Field(description="The encounter's version: 1, then one more per repost")
+
+
 class SuggestResponse(BaseModel):
     model_version: str
     conventions: Literal["us", "learned"]
     note_id: str | None = None
+    encounter_id: int | None = Field(
+        default=None, description="With store: true, medcode's id of the stored encounter"
+    )
+    stored: StoredEncounter | None = None
     suggestions: list[Suggestion]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
+from cli.encounter_commands import REVIEWED_SPEC, reviewed_source
 from codes.catalog import Catalog
 from codes.systems import CodeSystem
 from models.artifacts import ArtifactStore
@@ -44,8 +45,8 @@ def add_commands(commands: Any) -> None:
     trainer.add_argument(
         "--data",
         help="codiesp[:splits] (the data folder's CodiEsp, e.g. codiesp:train),"
-        " codiesp:<folder>[:train,dev], or a .jsonl file (docs/jsonl-format.md);"
-        " default: CodiEsp train and dev of the data folder",
+        " codiesp:<folder>[:train,dev], a .jsonl file (docs/jsonl-format.md), or db (the"
+        " coders' reviewed encounters); default: CodiEsp train and dev of the data folder",
     )
     trainer.add_argument("--seed", type=int, default=0)
     trainer.add_argument("--folds", type=int, default=TrainingParameters.folds)
@@ -122,8 +123,9 @@ def _reader(settings: Settings) -> tuple[Catalog, NoteReader]:
     return catalog, NoteReader.load(settings.lexicon_dir, linking)
 
 
-def _read(spec: str, catalog: Catalog) -> EncounterSet:
-    found = open_source(spec).read(lambda system, code: catalog.get(system, code) is not None)
+def _read(spec: str, catalog: Catalog, settings: Settings) -> EncounterSet:
+    source = reviewed_source(settings) if spec == REVIEWED_SPEC else open_source(spec)
+    found = source.read(lambda system, code: catalog.get(system, code) is not None)
     if not found.encounters:
         raise ValueError(f"{spec}: no encounters")
     left_out = found.problem_counts()
@@ -143,7 +145,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     spec = default_training_data(settings) if default else resolve_spec(args.data, settings)
     promote = default if args.promote is None else args.promote
     catalog, reader = _reader(settings)
-    data = _read(spec, catalog)
+    data = _read(spec, catalog, settings)
     parameters = replace(TrainingParameters(), seed=args.seed, folds=args.folds)
     result = train(data.encounters, reader, catalog, parameters, progress=not args.quiet)
     about: dict[str, Any] = {
@@ -152,6 +154,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
             "source": data.source,
             "encounters": len(data.encounters),
             "codes_left_out": data.problem_counts(),
+            # How many encounters are coders' reviews (the review database), not files.
+            "from_reviews": len(data.encounters) if spec == REVIEWED_SPEC else 0,
         },
         "training_seconds": round(result.seconds, 1),
         "catalog_built_at": catalog.manifest["built_at"],
@@ -172,9 +176,11 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         data_fingerprint=data.fingerprint,
         metrics={"out_of_fold": result.out_of_fold},
     )
+    reviews = about["data"]["from_reviews"]
     print(
         f"model {info.version} trained on {len(data.encounters)} encounters"
-        f" in {result.seconds:.0f} s: {info.path}"
+        + (f" ({reviews} from coders' reviews)" if reviews else "")
+        + f" in {result.seconds:.0f} s: {info.path}"
     )
     for system, figures_ in sorted(result.out_of_fold.items()):
         print(f"  {system}: out-of-fold MAP {figures_['map']:.3f}, F1 {figures_['f1']:.3f}")
@@ -191,7 +197,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     catalog, reader = _reader(settings)
     suggester = Suggester.open(catalog)
     spec = resolve_spec(args.data, settings)
-    data = _read(spec, catalog)
+    data = _read(spec, catalog, settings)
     gold = gold_by_system(data.encounters, model.systems)
     baseline = None if args.no_baseline else _baseline(info.metadata, data, model, catalog)
     profiles = list(Profile) if args.conventions == "both" else [Profile(args.conventions)]

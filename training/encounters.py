@@ -60,6 +60,7 @@ class Encounter:
     codes: tuple[LabelledCode, ...]  # distinct, in file order
     # (code, English evidence sentence) when the source has it (CodiEsp X_en); distinct pairs
     evidence: tuple[tuple[LabelledCode, str], ...] = ()
+    setting: str | None = None  # inpatient / outpatient, when the source says
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class _Draft:
 
     id: str
     text: str
+    setting: str | None = None
     codes: dict[LabelledCode, None] = field(default_factory=dict)  # an ordered set
     problems: dict[CodeProblem, None] = field(default_factory=dict)
     evidence: dict[tuple[LabelledCode, str], None] = field(default_factory=dict)
@@ -140,7 +142,7 @@ class _Draft:
         return (system, key) in self.left_out
 
     def finish(self) -> Encounter:
-        return Encounter(self.id, self.text, tuple(self.codes), tuple(self.evidence))
+        return Encounter(self.id, self.text, tuple(self.codes), tuple(self.evidence), self.setting)
 
 
 def fingerprint(encounters: Iterable[Encounter]) -> str:
@@ -333,7 +335,10 @@ class _Shape:
     optional: frozenset[str] = frozenset()
 
 
-_ENCOUNTER = _Shape(frozenset({"id", "text", "codes"}), frozenset({"evidence"}))
+_ENCOUNTER = _Shape(frozenset({"id", "text", "codes"}), frozenset({"evidence", "setting"}))
+# Notes to be coded (`medcode encounters import`): codes are optional.
+_UNLABELLED = _Shape(frozenset({"id", "text"}), frozenset({"codes", "evidence", "setting"}))
+_SETTINGS = ("inpatient", "outpatient")
 _CODE = _Shape(frozenset({"system", "code"}))
 _EVIDENCE = _Shape(frozenset({"system", "code", "text"}))
 
@@ -341,8 +346,9 @@ _EVIDENCE = _Shape(frozenset({"system", "code", "text"}))
 class JsonlSource:
     """One encounter per line of a JSON Lines file (format: docs/jsonl-format.md)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, codes_required: bool = True) -> None:
         self.path = Path(path)
+        self.shape = _ENCOUNTER if codes_required else _UNLABELLED
 
     @property
     def description(self) -> str:
@@ -360,7 +366,7 @@ class JsonlSource:
                 line = line.removeprefix("\ufeff")
             if not line.strip():
                 continue
-            draft = _JsonlLine(self.path, number).parse(line, known)
+            draft = _JsonlLine(self.path, number).parse(line, known, self.shape)
             if draft.id in drafts:
                 raise EncounterFileError(
                     self.path,
@@ -385,12 +391,12 @@ class _JsonlLine:
     def error(self, problem: str) -> EncounterFileError:
         return EncounterFileError(self.path, problem, self.number)
 
-    def parse(self, line: str, known: Known) -> _Draft:
+    def parse(self, line: str, known: Known, shape: _Shape = _ENCOUNTER) -> _Draft:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise self.error(f"not valid JSON: {error.msg} at column {error.colno}") from None
-        obj = self.object(record, _ENCOUNTER, "the line")
+        obj = self.object(record, shape, "the line")
         encounter_id = obj["id"]
         if not isinstance(encounter_id, str) or not encounter_id.strip():
             raise self.error(f'"id" must be a non-empty string, got {_type(encounter_id)}')
@@ -399,7 +405,12 @@ class _JsonlLine:
             raise self.error(
                 f'"text" of {encounter_id!r} must be a non-empty string, got {_type(text)}'
             )
-        draft = _Draft(encounter_id, text)
+        setting = obj.get("setting")
+        if setting is not None and setting not in _SETTINGS:
+            raise self.error(
+                f'"setting" must be "inpatient", "outpatient" or null, got {setting!r}'
+            )
+        draft = _Draft(encounter_id, text, setting)
         for where, entry in self.objects(obj, "codes", _CODE):
             system, raw = self.code(entry, where)
             draft.add_code(system, raw, known)
@@ -476,6 +487,39 @@ def _type(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     return "an object"
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterRecord:
+    """A labelled encounter from outside the files: a coder's review, say."""
+
+    id: str
+    text: str
+    codes: tuple[tuple[CodeSystem, str], ...]
+    setting: str | None = None
+
+
+class RecordsSource:
+    """Encounters handed over in memory (the reviewed encounters of the review database),
+    checked against the catalog like the file sources."""
+
+    def __init__(self, records: Iterable[EncounterRecord], description: str) -> None:
+        self.records = list(records)
+        self.description = description
+
+    def read(self, known: Known) -> EncounterSet:
+        drafts: dict[str, _Draft] = {}
+        for record in self.records:
+            if record.id in drafts:
+                raise ValueError(f"{self.description}: duplicate id {record.id!r}")
+            draft = _Draft(record.id, record.text, record.setting)
+            for system, raw in record.codes:
+                draft.add_code(system, raw, known)
+            drafts[record.id] = draft
+        return _assemble(drafts.values(), self.description)
 
 
 # ---------------------------------------------------------------- specs

@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CATALOG_STAMP := var/catalog/manifest.json
 MODEL_STAMP   := var/models/registry.json
 
-.PHONY: install browser run serve test check lint bench catalog model train dev-figures clean
+.PHONY: install browser postgres run serve test check lint bench catalog model train dev-figures clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,8 @@ $(STAMP): pyproject.toml requirements.lock
 $(CATALOG_STAMP): | $(STAMP)
 	$(BIN)/medcode codes import
 
-## install: .venv with every dependency, the code-set catalog built from the data folder, and
-## Debian's chromium for the browser tests
-install: $(STAMP) $(CATALOG_STAMP) browser
+## install: .venv with every dependency and the code-set catalog built from the data folder
+install: $(STAMP) $(CATALOG_STAMP)
 
 BROWSER_PACKAGES := chromium chromium-driver
 
@@ -37,6 +36,20 @@ browser:
 	else \
 	  echo "note: the browser tests (tests/e2e/test_review_pages.py) are skipped without Debian's" \
 	       "chromium and chromedriver; install them with: sudo apt-get install $(BROWSER_PACKAGES)"; \
+	fi
+
+## postgres: a PostgreSQL server for the database tests (they start their own on loopback);
+## Debian's postgresql installed with apt-get when running as root and none is found
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing postgresql (Debian) for the database tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q postgresql >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; \
+	else \
+	  echo "note: the PostgreSQL variants of tests/db are skipped without a PostgreSQL server;" \
+	       "install it with: sudo apt-get install postgresql"; \
 	fi
 
 catalog: $(STAMP)
@@ -64,7 +77,7 @@ dev-figures: install
 	$(BIN)/medcode evaluate --model latest --data codiesp:dev
 
 ## test: install, then every test except benchmarks
-test: install
+test: install browser postgres
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -1,8 +1,11 @@
-"""Who is calling: `Authorization: Bearer <token>` resolved to a user with a role.
+"""Who is calling: `Authorization: Bearer <token>`, or the review pages' session cookie
+(app/web_session.py), resolved to a user with a role.
 
 Tokens are `secrets.token_urlsafe(32)`, shown once at creation; the database keeps their
 SHA-256 only (a token is 256 random bits, so a fast hash is enough: there is nothing to
-guess). MEDCODE_ADMIN_TOKEN, when set, is accepted as an admin that is no user.
+guess). MEDCODE_ADMIN_TOKEN, when set, is accepted as an admin that is no user. A request
+that uses the session cookie instead of a token must send the session's CSRF token in
+X-CSRF-Token with every unsafe method; a Bearer request needs none (no browser adds it).
 
     @router.get("/things", dependencies=[Depends(require_roles(Role.CODER, Role.ADMIN))])
     def things(caller: Annotated[Actor, Depends(require_roles(Role.CODER))]) -> ...
@@ -16,12 +19,15 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
-from app.db.repository import Actor, Repository
+from app.db.repository import Actor, Repository, ReviewRepository
 from app.db.session import Database
-from app.db.tables import Role
+from app.db.tables import Role, utcnow
 from codes.errors import MedcodeError
 
 ADMIN_TOKEN_NAME = "admin-token"
+SESSION_COOKIE = "medcode_session"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class NotAuthenticatedError(MedcodeError):
@@ -32,6 +38,10 @@ class NotAuthenticatedError(MedcodeError):
 class ForbiddenError(MedcodeError):
     status_code = 403
     error = "forbidden"
+
+
+class CsrfError(ForbiddenError):
+    error = "csrf"
 
 
 class DatabaseUnavailableError(MedcodeError):
@@ -57,7 +67,9 @@ def database_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(database_session)]
+# Scope "function": the transaction commits before the answer is sent, so a client never
+# sees a success that was then not committed.
+DbSession = Annotated[Session, Depends(database_session, scope="function")]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -78,9 +90,24 @@ def authenticate(
     return Actor.of(user)
 
 
+def session_caller(request: Request, session: Session, now: datetime | None = None) -> Actor:
+    """The user of the session cookie; 401 if it names no usable session, 403 if an unsafe
+    method lacks the session's CSRF token."""
+    found = ReviewRepository(session).web_session(
+        request.cookies.get(SESSION_COOKIE, ""), now or utcnow()
+    )
+    if found is None:
+        raise NotAuthenticatedError("the session has ended: sign in again")
+    if request.method in UNSAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
+            raise CsrfError(f"send the page's CSRF token in the {CSRF_HEADER} header")
+    return Actor.of(found.user)
+
+
 def require_roles(*roles: Role) -> Callable[..., Actor]:
-    """A dependency: the caller, if their token is good (401 otherwise) and their role is
-    one of `roles` (403 otherwise)."""
+    """A dependency: the caller, if their token or session is good (401 otherwise) and
+    their role is one of `roles` (403 otherwise). A Bearer token wins over a cookie."""
     if not roles:
         raise ValueError("require_roles needs at least one role")
     allowed = frozenset(Role(r) for r in roles)
@@ -92,10 +119,15 @@ def require_roles(*roles: Role) -> Callable[..., Actor]:
         authorization: Annotated[str | None, Header()] = None,
     ) -> Actor:
         token = bearer_token(authorization)
-        if token is None:
-            raise NotAuthenticatedError("send a token as 'Authorization: Bearer <token>'")
-        secret = request.app.state.settings.admin_token
-        actor = authenticate(token, session, secret.get_secret_value() if secret else None)
+        if token is not None:
+            secret = request.app.state.settings.admin_token
+            actor = authenticate(token, session, secret.get_secret_value() if secret else None)
+        elif request.cookies.get(SESSION_COOKIE):
+            actor = session_caller(request, session)
+        else:
+            raise NotAuthenticatedError(
+                "send a token as 'Authorization: Bearer <token>', or sign in at /review/login"
+            )
         if actor.role not in allowed:
             raise ForbiddenError(f"this needs the role {names}; {actor.name} is {actor.role}")
         return actor

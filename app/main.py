@@ -7,14 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import admin, codes, health, suggest
+from app.api.routes import admin, codes, health, review, review_session, suggest
 from app.config import Settings
 from app.db import schema
 from app.db.session import Database
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit
+from app.services.analytics import AnalyticsService
 from app.services.models import ModelSwitchboard
+from app.services.review import ReviewService
 from app.services.suggest import SuggestService
+from app.web_session import install_web_sessions
 from codes.catalog import Catalog
 from models.artifacts import ArtifactStore
 from nlp.pipeline import LinkingSettings, NoteReader
@@ -60,11 +63,16 @@ def create_app(
         app.state.database = opened
         loaded = service or build_suggest_service(settings)
         app.state.suggest_service = loaded
+        app.state.review_service = ReviewService(
+            loaded.catalog, loaded.suggester.conventions.knowledge, settings.claim_minutes
+        )
+        app.state.analytics_service = AnalyticsService(loaded.catalog)
         loaded.models.start()
         logger.info("ready: model %s", loaded.model_version)
         yield
         loaded.models.stop()
         app.state.suggest_service = None
+        app.state.review_service = app.state.analytics_service = None
         app.state.database = None
         if database is None:
             opened.dispose()
@@ -80,8 +88,11 @@ def create_app(
     app.state.database = None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
+    install_web_sessions(app)
     app.include_router(health.router)
     app.include_router(suggest.router)
     app.include_router(codes.router)
     app.include_router(admin.router)
+    app.include_router(review.router)
+    app.include_router(review_session.router)
     return app

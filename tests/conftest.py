@@ -31,6 +31,9 @@ from tests.unit.conventions_stub import ScoresNamedCodesHigh, StubSuggestions, s
 from training.encounters import CodiEspSource, Encounter
 from training.train import TrainingParameters, TrainingResult, train
 
+# The `backend` / `database_url` / `database` fixtures: SQLite and PostgreSQL.
+pytest_plugins = ["tests.databases"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CPT_FIXTURE = FIXTURES / "cpt_fixture.tsv"
 

@@ -1,5 +1,6 @@
-"""Databases for the repository and migration tests: SQLite, and a real PostgreSQL server
-the tests start themselves, once per session.
+"""Databases for the database and review API tests: SQLite, and a real PostgreSQL server
+the tests start themselves, once per session. A pytest plugin (tests/conftest.py loads it),
+so tests/db and tests/api share one PostgreSQL server.
 
 PostgreSQL refuses to run as root, so when the tests run as root (CI) the server runs as
 an unprivileged user (`nobody`) over a folder it owns. Each test gets a database of its

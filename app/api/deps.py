@@ -3,6 +3,8 @@
 from fastapi import Request
 
 from app.errors import ServiceError
+from app.services.analytics import AnalyticsService
+from app.services.review import ReviewService
 from app.services.suggest import SuggestService
 
 
@@ -23,3 +25,17 @@ def require_json(request: Request) -> None:
             "send the body as JSON with Content-Type: application/json"
             f" (got {media_type or 'none'})",
         )
+
+
+def review_service(request: Request) -> ReviewService:
+    service: ReviewService | None = getattr(request.app.state, "review_service", None)
+    if service is None:
+        raise ServiceError(503, "not_ready", "the service is still loading its catalog")
+    return service
+
+
+def analytics_service(request: Request) -> AnalyticsService:
+    service: AnalyticsService | None = getattr(request.app.state, "analytics_service", None)
+    if service is None:
+        raise ServiceError(503, "not_ready", "the service is still loading its catalog")
+    return service

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db.tables import (
@@ -33,6 +33,7 @@ from app.db.tables import (
     Setting,
     SuggestionRun,
     User,
+    WebSession,
     utcnow,
 )
 from codes.errors import MedcodeError
@@ -606,6 +607,112 @@ class Repository:
                 .order_by(AuditEntry.at, AuditEntry.id)
             )
         )
+
+
+# --- the review API and its browser sessions (app/services/review.py, app/web_session.py) --
+
+
+@dataclass(frozen=True)
+class ReviewFact:
+    """One submitted review with what it was judged against, for the analytics."""
+
+    review_id: int
+    coder: str
+    submitted_at: datetime
+    seconds_spent: int | None
+    model_version: str
+    suggestions: list[dict[str, Any]]  # the run's list, in its (score) order
+    codes: list[FinalCode]
+    decisions: list[CodeDecision]
+
+
+class ReviewRepository(Repository):
+    """The queries of the review API and of browser sessions."""
+
+    def next_new_encounter(self, after_id: int, user: Actor, now: datetime) -> int | None:
+        """The first `new` encounter in queue order (received, then id) other than
+        `after_id` that nobody else holds an unexpired claim on."""
+        holder_id = user.user_id
+        free = or_(
+            Encounter.claimed_by.is_(None),
+            Encounter.claimed_until.is_(None),
+            Encounter.claimed_until <= now,
+        )
+        if holder_id is not None:
+            free = or_(free, Encounter.claimed_by == holder_id)
+        return self.session.scalar(
+            select(Encounter.id)
+            .where(Encounter.status == EncounterStatus.NEW, Encounter.id != after_id, free)
+            .order_by(Encounter.received_at, Encounter.id)
+            .limit(1)
+        )
+
+    def review_facts(self) -> list[ReviewFact]:
+        """Every submitted review with its run's suggestions, oldest first."""
+        rows = self.session.execute(
+            select(Review, SuggestionRun)
+            .join(SuggestionRun, SuggestionRun.id == Review.run_id)
+            .order_by(Review.submitted_at, Review.id)
+        ).all()
+        return [
+            ReviewFact(
+                review_id=review.id,
+                coder=review.coder.name,
+                submitted_at=review.submitted_at,
+                seconds_spent=review.seconds_spent,
+                model_version=run.model_version,
+                suggestions=list(run.suggestions),
+                codes=[FinalCode(c.system, c.code, c.source) for c in review.codes],
+                decisions=[
+                    CodeDecision(d.system, d.code, d.decision, d.reason) for d in review.decisions
+                ],
+            )
+            for review, run in rows
+        ]
+
+    # --- browser sessions: the cookie holds a random id, the table its SHA-256 -----------
+
+    def create_web_session(
+        self, user_id: int, now: datetime, lifetime: timedelta
+    ) -> tuple[WebSession, str]:
+        """A new session for the user: the row, and the session id, which is kept nowhere.
+        The user's expired sessions are cleared on the way."""
+        self.session.execute(
+            delete(WebSession).where(WebSession.user_id == user_id, WebSession.expires_at <= now)
+        )
+        session_id = secrets.token_urlsafe(TOKEN_BYTES)
+        row = WebSession(
+            session_hash=hash_token(session_id),
+            user_id=user_id,
+            csrf_token=secrets.token_urlsafe(TOKEN_BYTES),
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row, session_id
+
+    def web_session(self, session_id: str, now: datetime) -> WebSession | None:
+        """The usable session a cookie names (unexpired, its user active), or None."""
+        row = self.session.scalar(
+            select(WebSession).where(WebSession.session_hash == hash_token(session_id))
+        )
+        return row if row is not None and row.usable(now) else None
+
+    def end_web_session(self, session_id: str) -> WebSession | None:
+        """Delete the session a cookie names; the deleted row, or None if there was none."""
+        row = self.session.scalar(
+            select(WebSession).where(WebSession.session_hash == hash_token(session_id))
+        )
+        if row is not None:
+            self.session.delete(row)
+            self.session.flush()
+        return row
+
+    def revoke_web_sessions(self, user_id: int) -> int:
+        """Sign the user out everywhere; how many sessions ended."""
+        result = self.session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        return _rowcount(result)
 
 
 def _user_id(actor: Actor) -> int:

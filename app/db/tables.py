@@ -253,3 +253,26 @@ class AuditEntry(Base):
     encounter_id: Mapped[int | None] = mapped_column(ForeignKey("encounters.id"))
     encounter_version: Mapped[int | None]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- browser sessions of the review pages (app/web_session.py) ---------------------------
+
+
+class WebSession(Base):
+    """A signed-in browser. Only the SHA-256 of the session id (the cookie) is kept; the
+    CSRF token is no credential by itself (every page carries it), so it is kept as is.
+    Signing out deletes the row; deleting a user's rows revokes their sessions."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    def usable(self, now: datetime) -> bool:
+        return self.expires_at > now and self.user.active

@@ -17,6 +17,7 @@ TABLES = {
     "review_codes",
     "review_decisions",
     "audit_log",
+    "web_sessions",
 }
 
 

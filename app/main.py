@@ -17,6 +17,7 @@ from app.services.analytics import AnalyticsService
 from app.services.models import ModelSwitchboard
 from app.services.review import ReviewService
 from app.services.suggest import SuggestService
+from app.web.pages import page_router
 from app.web_session import install_web_sessions
 from codes.catalog import Catalog
 from models.artifacts import ArtifactStore
@@ -95,4 +96,5 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(review.router)
     app.include_router(review_session.router)
+    app.include_router(page_router())
     return app

@@ -9,9 +9,10 @@ layer sets `request.state.user` and `request.state.csrf_token` (or overrides the
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -54,7 +55,11 @@ def page_router(templates_dir: Path | None = None) -> APIRouter:
     templates = Jinja2Templates(directory=templates_dir or TEMPLATES_DIR)
     router = APIRouter(prefix="/review", tags=["review pages"], include_in_schema=False)
 
-    def render(request: Request, viewer: PageViewer, name: str, **context: Any) -> HTMLResponse:
+    def render(request: Request, viewer: PageViewer, name: str, **context: Any) -> Response:
+        if viewer.user_name is None and name != "login.html":
+            # Not signed in: to the login page, which brings the coder back here after.
+            back = quote(request.url.path, safe="/")
+            return RedirectResponse(f"/review/login?next={back}", status_code=303)
         return templates.TemplateResponse(
             request,
             name,
@@ -67,22 +72,22 @@ def page_router(templates_dir: Path | None = None) -> APIRouter:
         )
 
     @router.get("", response_class=HTMLResponse)
-    def queue_page(request: Request, viewer: ViewerDep) -> HTMLResponse:
+    def queue_page(request: Request, viewer: ViewerDep) -> Response:
         return render(request, viewer, "queue.html", page="queue")
 
     @router.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request, viewer: ViewerDep, error: str | None = None) -> HTMLResponse:
+    def login_page(request: Request, viewer: ViewerDep, error: str | None = None) -> Response:
         message = LOGIN_ERRORS.get(error, LOGIN_ERRORS["invalid"]) if error else None
         return render(request, viewer, "login.html", page="login", error=message)
 
     @router.get("/encounters/{encounter_id}", response_class=HTMLResponse)
-    def encounter_page(request: Request, viewer: ViewerDep, encounter_id: int) -> HTMLResponse:
+    def encounter_page(request: Request, viewer: ViewerDep, encounter_id: int) -> Response:
         return render(
             request, viewer, "encounter.html", page="encounter", encounter_id=encounter_id
         )
 
     @router.get("/analytics", response_class=HTMLResponse)
-    def analytics_page(request: Request, viewer: ViewerDep) -> HTMLResponse:
+    def analytics_page(request: Request, viewer: ViewerDep) -> Response:
         return render(request, viewer, "analytics.html", page="analytics")
 
     # A mount does not take the router's prefix: it is placed at its full path.

@@ -1,9 +1,7 @@
 """The review API of docs/review-api.md through HTTP, on SQLite and on PostgreSQL: roles,
 the queue, reading (audited), claims, claim edits and submitting with If-Match."""
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +9,6 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 
 from app.db.repository import Repository
 from app.main import create_app
@@ -27,6 +24,7 @@ from tests.api.review_support import (
     seed,
     suggestion,
 )
+from tests.servers import serve_in_thread
 
 API = "/api/review"
 
@@ -358,22 +356,10 @@ def served(
     database = Database.from_url(database_url)
     tokens = add_users(database)
     app = create_app(review_settings(var_dir, data_dir, database_url), service, database)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", tokens, database
+        with serve_in_thread(app) as url:
+            yield url, tokens, database
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         database.dispose()
 
 

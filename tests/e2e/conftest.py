@@ -2,16 +2,12 @@
 loopback port; Debian's headless chromium drives them through Debian's chromedriver."""
 
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -19,6 +15,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from app.web.pages import page_router
 from tests.e2e.fake_review_api import FakeReviewApi
+from tests.servers import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -63,21 +60,8 @@ def review_app(api: FakeReviewApi) -> FastAPI:
 @pytest.fixture(scope="session")
 def review_site() -> Iterator[ReviewSite]:
     api = FakeReviewApi()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(review_app(api), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the review test server did not start")
-        time.sleep(0.02)
-    yield ReviewSite(url=f"http://127.0.0.1:{port}", api=api)
-    server.should_exit = True
-    thread.join(timeout=5)
-    sock.close()
+    with serve_in_thread(review_app(api), lifespan="off") as url:
+        yield ReviewSite(url=url, api=api)
 
 
 @pytest.fixture(scope="session")

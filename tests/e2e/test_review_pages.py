@@ -1,9 +1,7 @@
 """The coder review pages in headless chromium, against the fake review API."""
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlparse
 
 import pytest
@@ -12,24 +10,12 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.e2e.browsing import css, wait
 from tests.e2e.conftest import SCREENS_COPY, ReviewSite
 from tests.e2e.fake_review_api import NOTE
 
 pytestmark = pytest.mark.browser
-
-WAIT = 10
-T = TypeVar("T")
-
-
-def wait(browser: WebDriver, condition: Callable[[WebDriver], T], timeout: float = WAIT) -> T:
-    """Poll until `condition` is truthy and return its value."""
-    return WebDriverWait(browser, timeout).until(condition)
-
-
-def css(browser: WebDriver | WebElement, selector: str) -> list[WebElement]:
-    return browser.find_elements(By.CSS_SELECTOR, selector)
 
 
 def open_encounter(browser: WebDriver, site: ReviewSite, encounter_id: int) -> None:

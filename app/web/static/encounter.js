@@ -162,8 +162,13 @@
         }).join("\n") + "\n(" + assertions.join(", ") + ")",
       });
       mark.appendChild(piece);
-      // A span's last piece carries its assertion as a small tag, so it is not colour alone.
-      const ending = covering.filter(function (sp) { return sp.end === to && sp.assertion !== "present"; });
+      // A span's last piece carries its assertion as a small tag, so it is not colour alone;
+      // once per run: not where a longer span of the same assertion goes on ("chest pain").
+      const goesOn = new Set(covering.filter(function (sp) { return sp.end > to; })
+        .map(function (sp) { return sp.assertion; }));
+      const ending = covering.filter(function (sp) {
+        return sp.end === to && sp.assertion !== "present" && !goesOn.has(sp.assertion);
+      });
       if (ending.length) {
         mark.classList.add("ev-end");
         mark.dataset.tag = Array.from(new Set(ending.map(function (sp) { return sp.assertion; }))).join("/");

@@ -59,7 +59,7 @@ def _database(settings: Settings) -> Database:
     return Database.from_url(settings.database_url)
 
 
-def _current_database(settings: Settings) -> Database:
+def current_database(settings: Settings) -> Database:
     """The database, refused with the command to run unless its schema is the code's."""
     database = _database(settings)
     try:
@@ -102,7 +102,7 @@ def _db_current(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _users_add(args: argparse.Namespace, settings: Settings) -> int:
-    database = _current_database(settings)
+    database = current_database(settings)
     try:
         with database.session_scope() as session:
             user = Repository(session).add_user(args.name, Role(args.role), CLI_ACTOR)
@@ -113,7 +113,7 @@ def _users_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _users_list(args: argparse.Namespace, settings: Settings) -> int:
-    database = _current_database(settings)
+    database = current_database(settings)
     try:
         with database.session_scope() as session:
             for user in Repository(session).users():
@@ -126,7 +126,7 @@ def _users_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _tokens_create(args: argparse.Namespace, settings: Settings) -> int:
     expires_at = expiry(args.days)
-    database = _current_database(settings)
+    database = current_database(settings)
     try:
         with database.session_scope() as session:
             repository = Repository(session)
@@ -151,7 +151,7 @@ def _tokens_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tokens_list(args: argparse.Namespace, settings: Settings) -> int:
-    database = _current_database(settings)
+    database = current_database(settings)
     try:
         with database.session_scope() as session:
             repository = Repository(session)
@@ -182,7 +182,7 @@ def _tokens_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    database = _current_database(settings)
+    database = current_database(settings)
     try:
         with database.session_scope() as session:
             token = Repository(session).revoke_token(args.id, actor=CLI_ACTOR)

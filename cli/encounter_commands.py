@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from app.config import Settings
-from app.db import schema
 from app.db.repository import Repository
-from app.db.session import Database
 from app.services.intake import store_run
-from cli.db_commands import CLI_ACTOR
+from cli.db_commands import CLI_ACTOR, current_database
 from codes.catalog import Catalog
 from codes.systems import CodeSystem
 from models.artifacts import ArtifactStore
@@ -46,16 +44,6 @@ def add_commands(commands: Any) -> None:
     export.set_defaults(run=_export)
 
 
-def _database(settings: Settings) -> Database:
-    database = Database.from_url(settings.database_url)
-    try:
-        schema.require_current(database.engine)
-    except Exception:
-        database.dispose()
-        raise
-    return database
-
-
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         raise ValueError("--limit must be at least 1")
@@ -68,7 +56,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     suggester = Suggester.open(catalog)
     profile = Profile(args.conventions) if args.conventions else settings.conventions
     systems = [s for s in catalog.systems if s.value in model.systems]
-    database = _database(settings)
+    database = current_database(settings)
     stored = 0
     try:
         for note in progress_bar(list(notes), not args.quiet, "importing notes"):
@@ -102,7 +90,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
-    database = _database(settings)
+    database = current_database(settings)
     try:
         with database.session_scope() as session:
             reviewed = Repository(session).reviewed_encounters()
@@ -123,7 +111,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 def reviewed_source(settings: Settings) -> RecordsSource:
     """The coders' reviewed encounters (their latest review each) as a training source."""
-    database = _database(settings)
+    database = current_database(settings)
     try:
         with database.session_scope() as session:
             reviewed = Repository(session).reviewed_encounters()

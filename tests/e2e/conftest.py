@@ -19,7 +19,8 @@ from tests.servers import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENS_COPY = Path("/tmp/medcode-screens")
+# Screenshots are also copied here for a person to look at (the system's temp folder).
+SCREENS_COPY = Path(tempfile.gettempdir()) / "medcode-screens"
 BROWSER_FLAGS = [
     "--headless=new",
     "--no-sandbox",

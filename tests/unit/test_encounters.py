@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from app.config import Settings
 from codes.systems import CodeSystem
 from training.encounters import (
     CodeProblem,
@@ -36,7 +37,8 @@ CM, PCS, HCPCS, CPT = (
 )
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "encounters"
 CODIESP_MINI = FIXTURES / "codiesp"
-CODIESP = Path("/work/shared/data/codiesp")
+# The data folder's CodiEsp, found as the service finds it (MEDCODE_DATA_DIR).
+CODIESP = (Settings().data_dir or Path("missing-data-folder")) / "codiesp"
 logger = logging.getLogger(__name__)
 
 KNOWN = {
@@ -400,7 +402,7 @@ def test_codiesp_fingerprint_is_the_same_for_a_copy_and_changes_with_a_code(
 # ---------------------------------------------------------------- the real corpus
 
 
-@pytest.mark.skipif(not CODIESP.is_dir(), reason="no CodiEsp data at /work/shared/data/codiesp")
+@pytest.mark.skipif(not CODIESP.is_dir(), reason="no CodiEsp in the data folder (MEDCODE_DATA_DIR)")
 def test_real_codiesp_train_and_dev() -> None:
     """Every D/P row ends up a code or a reported problem; ICD-10-CM checked against
     simple_icd_10_cm, every well-formed PCS code accepted (prefixes included)."""

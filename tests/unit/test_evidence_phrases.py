@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from app.config import Settings
 from codes.systems import CodeSystem
 from nlp.aliases import Alias
 from nlp.evidence_phrases import (
@@ -30,7 +31,8 @@ from training.encounters import CodiEspSource, EncounterSet, evidence_rows
 
 CM, PCS = CodeSystem.ICD10CM, CodeSystem.ICD10PCS
 MINI = Path(__file__).parents[1] / "fixtures" / "codiesp_mini"
-CODIESP = Path("/work/shared/data/codiesp")
+# The data folder's CodiEsp, found as the service finds it (MEDCODE_DATA_DIR).
+CODIESP = (Settings().data_dir or Path("missing-data-folder")) / "codiesp"
 logger = logging.getLogger(__name__)
 
 

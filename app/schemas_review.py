@@ -151,6 +151,11 @@ class ClaimOut(BaseModel):
     version: int
 
 
+class ReleaseOut(BaseModel):
+    status: EncounterStatus
+    version: int
+
+
 # --- edits and submit ----------------------------------------------------------------------
 
 

@@ -205,6 +205,9 @@ class ReviewService:
                 },
             ) from exc
 
+    def release(self, session: Session, encounter_id: int, actor: Actor) -> Encounter:
+        return ReviewRepository(session).release(encounter_id, actor, self.clock())
+
     # --- checking codes --------------------------------------------------------------------
 
     def edits(

@@ -177,6 +177,32 @@ def test_a_claim_held_by_another_coder_is_a_conflict_naming_them(site: Site) -> 
     assert ("bob", "encounter.claim") not in actions
 
 
+def test_a_claim_is_released_only_by_its_holder_or_an_admin(site: Site) -> None:
+    encounter_id, _ = seed(site.database, "enc-1")
+    url = f"{API}/encounters/{encounter_id}/claim"
+    assert site.client.post(url, headers=site.auth("alice")).status_code == 200
+
+    # Bob does not hold it: nothing changes, and he still cannot claim it.
+    bobs = site.client.delete(url, headers=site.auth("bob"))
+    assert bobs.status_code == 200 and bobs.json()["status"] == "in_review"
+    assert site.client.post(url, headers=site.auth("bob")).status_code == 409
+
+    alices = site.client.delete(url, headers=site.auth("alice"))
+    assert alices.status_code == 200 and alices.json() == {"status": "new", "version": 1}
+    assert site.client.post(url, headers=site.auth("bob")).status_code == 200
+
+    # An admin releases anyone's claim.
+    assert site.client.delete(url, headers=site.auth("carol")).json()["status"] == "new"
+    view = _get(site, "alice", f"/encounters/{encounter_id}").json()
+    assert view["claimed_by"] is None
+    releases = [a["actor"] for a in view["audit"] if a["action"] == "encounter.release"]
+    assert releases == ["alice", "carol"]
+    assert (
+        site.client.delete(f"{API}/encounters/999/claim", headers=site.auth("alice")).status_code
+        == 404
+    )
+
+
 # --- claim edits ---------------------------------------------------------------------------------
 
 

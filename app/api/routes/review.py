@@ -23,6 +23,7 @@ from app.schemas_review import (
     EncounterOut,
     InvalidCode,
     QueuePage,
+    ReleaseOut,
     StatusCounts,
     SubmitOut,
     SubmitRequest,
@@ -129,6 +130,18 @@ def claim(encounter_id: int, caller: Caller, session: DbSession, service: Servic
     return ClaimOut(
         claimed_by=caller.name, claimed_until=found.claimed_until, version=found.version
     )
+
+
+@router.delete(
+    "/encounters/{encounter_id}/claim",
+    response_model=ReleaseOut,
+    responses=_ENCOUNTER,
+)
+def release(encounter_id: int, caller: Caller, session: DbSession, service: Service) -> ReleaseOut:
+    """Give up one's claim (an admin may release anyone's); an encounter not yet reviewed
+    goes back to `new`. Releasing what one does not hold changes nothing."""
+    found = service.release(session, encounter_id, caller)
+    return ReleaseOut(status=found.status, version=found.version)
 
 
 @router.post(

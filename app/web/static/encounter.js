@@ -14,6 +14,7 @@
   const ui = {
     meta: document.getElementById("enc-meta"),
     claim: document.getElementById("claim-status"),
+    release: document.getElementById("release"),
     pageAlert: document.getElementById("page-alert"),
     note: document.getElementById("note-text"),
     noteScroll: document.getElementById("note-scroll"),
@@ -72,9 +73,10 @@
       const answer = await R.api("POST", base + "/claim");
       const c = answer.body || {};
       // A claim that succeeds is the caller's own.
-      ui.claim.textContent = "Claimed by you until " + R.formatTime(c.claimed_until);
+      ui.claim.textContent = "Yours until " + R.formatTime(c.claimed_until);
       ui.claim.title = c.claimed_by + " until " + R.formatDate(c.claimed_until);
       ui.claim.className = "claim ok";
+      ui.release.hidden = false;
     } catch (err) {
       const d = (err.body && err.body.detail) || {};
       ui.claim.className = "claim warn";
@@ -86,6 +88,32 @@
     }
   }
 
+  /* Hand the encounter back unreviewed, so another coder can take it at once. */
+  async function release() {
+    ui.release.disabled = true;
+    try {
+      await R.api("DELETE", base + "/claim");
+      window.location.assign("/review");
+    } catch (err) {
+      ui.release.disabled = false;
+      showAlert(ui.pageAlert, "error", "Could not release the encounter (" + err.message + ").");
+    }
+  }
+
+  /* The claim's starting order, for the coder to correct: diagnoses before procedures, and
+     codes that may not be first-listed (external causes V00-Y99, history and status Z80-Z87)
+     after the other diagnoses; score order within each group. */
+  function sequenceGroup(s) {
+    if (s.system !== "icd10cm") return 2;
+    return /^(V|W|X|Y|Z8[0-7])/.test(s.code) ? 1 : 0;
+  }
+
+  function initialSequence(items) {
+    return items.slice().sort(function (a, b) {
+      return sequenceGroup(a.s) - sequenceGroup(b.s) || a.index - b.index;
+    });
+  }
+
   function setUp(enc) {
     const run = enc.run || { suggestions: [] };
     state.suggestions = (run.suggestions || []).map(function (s, index) {
@@ -93,7 +121,8 @@
     });
     // Recommended codes start on the claim, pending the coder's word: accepting confirms,
     // rejecting takes them off.
-    state.final = state.suggestions.filter(function (x) { return x.s.recommended; }).map(fromSuggestion);
+    state.final = initialSequence(state.suggestions.filter(function (x) { return x.s.recommended; }))
+      .map(fromSuggestion);
     for (const f of state.final) f.pending = true;
     renderMeta(enc);
     renderNote(enc.text || "", state.suggestions);
@@ -712,6 +741,7 @@
   }
 
   ui.submit.addEventListener("click", submit);
+  ui.release.addEventListener("click", release);
 
   function showAlert(node, kind, message, lines, extra) {
     R.clear(node);

@@ -1,8 +1,10 @@
-"""`medcode db upgrade|downgrade|current`, `medcode users add|list` and
+"""`medcode db upgrade|downgrade|current`, `medcode users add|list|disable|enable` and
 `medcode tokens create|list|revoke`, against the database of MEDCODE_DATABASE_URL."""
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from app.auth import expiry
@@ -10,7 +12,7 @@ from app.config import Settings
 from app.db import schema
 from app.db.repository import Actor, NotFoundError, Repository
 from app.db.session import Database
-from app.db.tables import Role, utcnow
+from app.db.tables import Role, User, utcnow
 
 # Who the audit log names for changes made from the command line.
 CLI_ACTOR = Actor(user_id=None, name="medcode-cli", role=Role.ADMIN)
@@ -38,6 +40,14 @@ def add_commands(commands: Any) -> None:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.set_defaults(run=_users_add)
     users.add_parser("list", help="every user").set_defaults(run=_users_list)
+    disable = users.add_parser(
+        "disable", help="refuse the user's tokens and end their browser sessions"
+    )
+    disable.add_argument("name")
+    disable.set_defaults(run=_users_disable)
+    enable = users.add_parser("enable", help="accept a disabled user's tokens again")
+    enable.add_argument("name")
+    enable.set_defaults(run=_users_enable)
 
     tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(
         required=True, metavar="ACTION"
@@ -55,91 +65,92 @@ def add_commands(commands: Any) -> None:
     revoke.set_defaults(run=_tokens_revoke)
 
 
-def _database(settings: Settings) -> Database:
-    return Database.from_url(settings.database_url)
-
-
-def current_database(settings: Settings) -> Database:
-    """The database, refused with the command to run unless its schema is the code's."""
-    database = _database(settings)
+@contextmanager
+def opened(settings: Settings, *, current: bool = True) -> Iterator[Database]:
+    """The database of MEDCODE_DATABASE_URL, disposed of on the way out. With `current`
+    (the default) it is refused, naming the command to run, unless its schema is the code's."""
+    database = Database.from_url(settings.database_url)
     try:
-        schema.require_current(database.engine)
-    except Exception:
+        if current:
+            schema.require_current(database.engine)
+        yield database
+    finally:
         database.dispose()
-        raise
-    return database
+
+
+@contextmanager
+def repository(settings: Settings) -> Iterator[Repository]:
+    """A repository over one transaction of the current database, committed on the way out."""
+    with opened(settings) as database, database.session_scope() as session:
+        yield Repository(session)
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    database = _database(settings)
-    try:
+    with opened(settings, current=False) as database:
         schema.upgrade(database.engine, args.revision)
         print(f"{database.url}: at revision {schema.status(database.engine).current}")
-    finally:
-        database.dispose()
     return 0
 
 
 def _db_downgrade(args: argparse.Namespace, settings: Settings) -> int:
-    database = _database(settings)
-    try:
+    with opened(settings, current=False) as database:
         schema.downgrade(database.engine, args.revision)
         print(f"{database.url}: at revision {schema.status(database.engine).current or 'base'}")
-    finally:
-        database.dispose()
     return 0
 
 
 def _db_current(args: argparse.Namespace, settings: Settings) -> int:
-    database = _database(settings)
-    try:
+    with opened(settings, current=False) as database:
         found = schema.status(database.engine)
-    finally:
-        database.dispose()
+        url = database.url
     state = "up to date" if found.up_to_date else f"behind: run `{schema.UPGRADE_COMMAND}`"
-    print(f"{database.url}: revision {found.current or 'none'}, code {found.head} ({state})")
+    print(f"{url}: revision {found.current or 'none'}, code {found.head} ({state})")
     return 0
 
 
 def _users_add(args: argparse.Namespace, settings: Settings) -> int:
-    database = current_database(settings)
-    try:
-        with database.session_scope() as session:
-            user = Repository(session).add_user(args.name, Role(args.role), CLI_ACTOR)
-            print(f"user {user.name} ({user.role.value}) added, id {user.id}")
-    finally:
-        database.dispose()
+    with repository(settings) as repo:
+        user = repo.add_user(args.name, Role(args.role), CLI_ACTOR)
+        print(f"user {user.name} ({user.role.value}) added, id {user.id}")
     return 0
 
 
 def _users_list(args: argparse.Namespace, settings: Settings) -> int:
-    database = current_database(settings)
-    try:
-        with database.session_scope() as session:
-            for user in Repository(session).users():
-                active = "" if user.active else "  (inactive)"
-                print(f"{user.id:>4}  {user.name:20} {user.role.value:6}{active}")
-    finally:
-        database.dispose()
+    with repository(settings) as repo:
+        for user in repo.users():
+            active = "" if user.active else "  (disabled)"
+            print(f"{user.id:>4}  {user.name:20} {user.role.value:6}{active}")
     return 0
+
+
+def _users_disable(args: argparse.Namespace, settings: Settings) -> int:
+    with repository(settings) as repo:
+        ended = repo.set_active(_user(repo, args.name), False, CLI_ACTOR)
+    print(f"user {args.name} disabled: tokens refused, {ended} browser sessions ended")
+    return 0
+
+
+def _users_enable(args: argparse.Namespace, settings: Settings) -> int:
+    with repository(settings) as repo:
+        repo.set_active(_user(repo, args.name), True, CLI_ACTOR)
+    print(f"user {args.name} enabled")
+    return 0
+
+
+def _user(repo: Repository, name: str) -> User:
+    user = repo.user_by_name(name)
+    if user is None:
+        raise NotFoundError(f"no user named {name!r}: add one with `medcode users add`")
+    return user
 
 
 def _tokens_create(args: argparse.Namespace, settings: Settings) -> int:
     expires_at = expiry(args.days)
-    database = current_database(settings)
-    try:
-        with database.session_scope() as session:
-            repository = Repository(session)
-            user = repository.user_by_name(args.name)
-            if user is None:
-                raise NotFoundError(
-                    f"no user named {args.name!r}: add one with `medcode users add`"
-                )
-            token, plaintext = repository.create_token(user, args.label, expires_at, CLI_ACTOR)
-            until = token.expires_at.isoformat() if token.expires_at else "never"
-            token_id = token.id
-    finally:
-        database.dispose()
+    with repository(settings) as repo:
+        user = _user(repo, args.name)
+        token, plaintext = repo.create_token(user, args.label, expires_at, CLI_ACTOR)
+        until = token.expires_at.isoformat() if token.expires_at else "never"
+        token_id = token.id
     # Printed only once the transaction committed: a token shown must be a token that works.
     print(plaintext)
     print(
@@ -151,42 +162,27 @@ def _tokens_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tokens_list(args: argparse.Namespace, settings: Settings) -> int:
-    database = current_database(settings)
-    try:
-        with database.session_scope() as session:
-            repository = Repository(session)
-            user = None
-            if args.name is not None:
-                user = repository.user_by_name(args.name)
-                if user is None:
-                    raise NotFoundError(f"no user named {args.name!r}")
-            for token in repository.tokens(user):
-                state = "revoked" if token.revoked_at else "active"
-                if token.revoked_at is None and not token.usable(utcnow()):
-                    state = "expired"
-                expires = (
-                    token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"
-                )
-                used = (
-                    token.last_used_at.isoformat(timespec="seconds")
-                    if token.last_used_at
-                    else "never"
-                )
-                print(
-                    f"{token.id:>4}  {token.user.name:20} {state:8} expires {expires}"
-                    f"  last used {used}  {token.label}"
-                )
-    finally:
-        database.dispose()
+    with repository(settings) as repo:
+        user = None if args.name is None else _user(repo, args.name)
+        for token in repo.tokens(user):
+            state = "revoked" if token.revoked_at else "active"
+            if token.revoked_at is None and not token.usable(utcnow()):
+                state = "expired"
+            expires = (
+                token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"
+            )
+            used = (
+                token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
+            )
+            print(
+                f"{token.id:>4}  {token.user.name:20} {state:8} expires {expires}"
+                f"  last used {used}  {token.label}"
+            )
     return 0
 
 
 def _tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    database = current_database(settings)
-    try:
-        with database.session_scope() as session:
-            token = Repository(session).revoke_token(args.id, actor=CLI_ACTOR)
-            print(f"token {token.id} of {token.user.name} revoked")
-    finally:
-        database.dispose()
+    with repository(settings) as repo:
+        token = repo.revoke_token(args.id, actor=CLI_ACTOR)
+        print(f"token {token.id} of {token.user.name} revoked; their browser sessions ended")
     return 0

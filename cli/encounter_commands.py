@@ -10,7 +10,7 @@ from typing import Any, cast
 from app.config import Settings
 from app.db.repository import Repository
 from app.services.intake import store_run
-from cli.db_commands import CLI_ACTOR, current_database
+from cli.db_commands import CLI_ACTOR, opened, repository
 from codes.catalog import Catalog
 from codes.systems import CodeSystem
 from models.artifacts import ArtifactStore
@@ -56,9 +56,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     suggester = Suggester.open(catalog)
     profile = Profile(args.conventions) if args.conventions else settings.conventions
     systems = [s for s in catalog.systems if s.value in model.systems]
-    database = current_database(settings)
     stored = 0
-    try:
+    with opened(settings) as database:
         for note in progress_bar(list(notes), not args.quiet, "importing notes"):
             setting = cast(Setting, note.setting)  # the reader lets only these through
             suggestions = suggester.suggest(
@@ -83,19 +82,13 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                     suggestions,
                 )
             stored += 1
-    finally:
-        database.dispose()
     print(f"{stored} encounters queued for review from {args.file} (model {info.version})")
     return 0
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
-    database = current_database(settings)
-    try:
-        with database.session_scope() as session:
-            reviewed = Repository(session).reviewed_encounters()
-    finally:
-        database.dispose()
+    with repository(settings) as repo:
+        reviewed = repo.reviewed_encounters()
     with args.reviewed.open("w", encoding="utf-8") as out:
         for record in reviewed:
             line = {
@@ -111,12 +104,9 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 def reviewed_source(settings: Settings) -> RecordsSource:
     """The coders' reviewed encounters (their latest review each) as a training source."""
-    database = current_database(settings)
-    try:
-        with database.session_scope() as session:
-            reviewed = Repository(session).reviewed_encounters()
-    finally:
-        database.dispose()
+    with opened(settings) as database, database.session_scope() as session:
+        reviewed = Repository(session).reviewed_encounters()
+        url = database.url
     records = [
         EncounterRecord(
             _encounter_id(r.external_id, r.encounter_id),
@@ -126,7 +116,7 @@ def reviewed_source(settings: Settings) -> RecordsSource:
         )
         for r in reviewed
     ]
-    return RecordsSource(records, f"{REVIEWED_SPEC}:{database.url} (reviewed encounters)")
+    return RecordsSource(records, f"{REVIEWED_SPEC}:{url} (reviewed encounters)")
 
 
 def _encounter_id(external_id: str | None, encounter_id: int) -> str:

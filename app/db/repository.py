@@ -213,12 +213,36 @@ class Repository:
         if token.revoked_at is None:
             token.revoked_at = now or utcnow()
             self.session.flush()
+            # A browser session is not tied to the token that opened it: revoking any of a
+            # user's tokens ends all their sessions, so a leaked token's session ends too.
+            ended = self.revoke_web_sessions(token.user_id)
             self.audit(
                 actor or Actor.of(token.user),
                 "token.revoke",
-                detail={"token_id": token.id, "user": token.user.name},
+                detail={"token_id": token.id, "user": token.user.name, "sessions_ended": ended},
             )
         return token
+
+    def revoke_web_sessions(self, user_id: int) -> int:
+        """Sign the user out everywhere; how many sessions ended."""
+        result = self.session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        return _rowcount(result)
+
+    def set_active(self, user: User, active: bool, actor: Actor) -> int:
+        """Enable or disable a user (a disabled user's tokens are refused); disabling ends
+        their browser sessions. How many sessions ended."""
+        ended = 0
+        if user.active != active:
+            user.active = active
+            if not active:
+                ended = self.revoke_web_sessions(user.id)
+            self.session.flush()
+            self.audit(
+                actor,
+                "user.enable" if active else "user.disable",
+                detail={"user": user.name, "sessions_ended": ended},
+            )
+        return ended
 
     def user_for_token(self, plaintext: str, now: datetime | None = None) -> User | None:
         """The active user a usable token belongs to (recording its use), or None."""
@@ -708,11 +732,6 @@ class ReviewRepository(Repository):
             self.session.delete(row)
             self.session.flush()
         return row
-
-    def revoke_web_sessions(self, user_id: int) -> int:
-        """Sign the user out everywhere; how many sessions ended."""
-        result = self.session.execute(delete(WebSession).where(WebSession.user_id == user_id))
-        return _rowcount(result)
 
 
 def _user_id(actor: Actor) -> int:

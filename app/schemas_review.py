@@ -350,8 +350,16 @@ class TimePerEncounter(BaseModel):
     histogram: list[Band]
 
 
+class AnalyticsWindow(BaseModel):
+    submitted_from: date
+    submitted_to: date
+    model_version: str | None
+    coder: str | None
+
+
 class AnalyticsOut(BaseModel):
     generated_at: datetime
+    window: AnalyticsWindow
     reviews: int
     by_code: list[CodeAcceptance]
     by_model_version: list[ModelAcceptance]

@@ -105,7 +105,9 @@ class NoteReader:
             doc.user_data[LEARNED_PHRASES] = learned
         for _, component in self.nlp.pipeline:
             doc = component(doc)
-        spans: Sequence[Span] = list(doc.spans[MENTIONS_KEY])
+        spans: Sequence[Span] = [
+            s for s in doc.spans[MENTIONS_KEY] if not sections.in_named_header(s)
+        ]
         near = self._near_candidates([s.text for s in _worth_linking(spans)])
         mentions = []
         composed_cache: dict[object, list[CandidateCode]] = {}

@@ -70,6 +70,20 @@ def section_of(span: Span) -> str | None:
     return None if section is None else section.category
 
 
+def in_named_header(span: Span) -> bool:
+    """Whether the span lies in the header of a named section ("History of present
+    illness:", "Family history:"): a section's name says nothing about the patient.
+    Headers we do not know keep their mentions: a problem-oriented plan's "Type 2
+    diabetes:" line is a header and a diagnosis."""
+    section = span[0]._.section if len(span) else None
+    return (
+        section is not None
+        and section.category is not None
+        and span.start < section.title_end
+        and section.title_start < span.end
+    )
+
+
 class SectionRules:
     """Header phrases by category, as read from the rules file."""
 

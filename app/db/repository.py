@@ -671,13 +671,26 @@ class ReviewRepository(Repository):
             .limit(1)
         )
 
-    def review_facts(self) -> list[ReviewFact]:
-        """Every submitted review with its run's suggestions, oldest first."""
-        rows = self.session.execute(
+    def review_facts(
+        self,
+        since: datetime,
+        until: datetime,
+        model_version: str | None = None,
+        coder: str | None = None,
+    ) -> list[ReviewFact]:
+        """The reviews submitted in [since, until), of one model version or one coder if
+        named, with their run's suggestions, oldest first."""
+        query = (
             select(Review, SuggestionRun)
             .join(SuggestionRun, SuggestionRun.id == Review.run_id)
+            .where(Review.submitted_at >= since, Review.submitted_at < until)
             .order_by(Review.submitted_at, Review.id)
-        ).all()
+        )
+        if model_version is not None:
+            query = query.where(SuggestionRun.model_version == model_version)
+        if coder is not None:
+            query = query.join(User, User.id == Review.coder_id).where(User.name == coder)
+        rows = self.session.execute(query).all()
         return [
             ReviewFact(
                 review_id=review.id,

@@ -194,7 +194,7 @@ class Review(Base):
     encounter_id: Mapped[int] = mapped_column(ForeignKey("encounters.id"), index=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("suggestion_runs.id"), index=True)
     coder_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     seconds_spent: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     encounter_version: Mapped[int]

@@ -1,6 +1,8 @@
 """What coders did with medcode's suggestions: the figures of GET /api/review/analytics.
 
-Every submitted review is judged against the run it names: a code the run recommended is
+Figures cover one window of submission days (the last 30 by default, at most 366, so the
+work of one request is bounded), optionally one model version or one coder. Every
+submitted review is judged against the run it names: a code the run recommended is
 accepted when it is on the submitted codes and rejected when the coder said so; a code
 the coder added that the run did not recommend was missed. Shapes and limits are those of
 docs/review-api.md; a rate over nothing is None.
@@ -11,20 +13,22 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.db.repository import ReviewFact, ReviewRepository
 from app.db.tables import CodeSource, Decision, utcnow
+from app.errors import ServiceError
 from codes.catalog import Catalog
 from codes.errors import CatalogError
 from codes.systems import CodeSystem
 
 LIST_LIMIT = 50
 MAX_RANK = 20
-THROUGHPUT_DAYS = 30
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
 BAND_SECONDS = 60
 MAX_BANDS = 10
 TOP_REASONS = 3
@@ -58,15 +62,64 @@ class _ModelTally(_Tally):
     added: int = 0
 
 
+@dataclass(frozen=True)
+class Window:
+    """Which reviews the figures cover: submitted on `first`..`last` (UTC days, both in)."""
+
+    first: date
+    last: date
+    model_version: str | None = None
+    coder: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        today: date,
+        first: date | None = None,
+        last: date | None = None,
+        model_version: str | None = None,
+        coder: str | None = None,
+    ) -> "Window":
+        """The window a request asks for; 422 when it is upside down or too long."""
+        last = last or today
+        first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+        if first > last:
+            raise ServiceError(422, "invalid_request", "submitted_from is after submitted_to")
+        if (last - first).days + 1 > MAX_DAYS:
+            raise ServiceError(422, "invalid_request", f"the window is longer than {MAX_DAYS} days")
+        return cls(first, last, model_version or None, coder or None)
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+    def out(self) -> dict[str, Any]:
+        return {
+            "submitted_from": self.first,
+            "submitted_to": self.last,
+            "model_version": self.model_version,
+            "coder": self.coder,
+        }
+
+
 class AnalyticsService:
     def __init__(self, catalog: Catalog, clock: Callable[[], datetime] = utcnow) -> None:
         self.catalog = catalog
         self.clock = clock
 
-    def analytics(self, session: Session) -> dict[str, Any]:
-        return self.compute(ReviewRepository(session).review_facts())
+    def window(self, **asked: Any) -> Window:
+        return Window.of(self.clock().date(), **asked)
 
-    def compute(self, facts: list[ReviewFact]) -> dict[str, Any]:
+    def analytics(self, session: Session, window: Window) -> dict[str, Any]:
+        facts = ReviewRepository(session).review_facts(
+            datetime.combine(window.first, time(), tzinfo=UTC),
+            datetime.combine(window.last + timedelta(days=1), time(), tzinfo=UTC),
+            window.model_version,
+            window.coder,
+        )
+        return self.compute(facts, window)
+
+    def compute(self, facts: list[ReviewFact], window: Window) -> dict[str, Any]:
         descriptions: dict[Key, str] = {}
         by_code: dict[Key, _Tally] = defaultdict(_Tally)
         by_model: dict[str, _ModelTally] = defaultdict(_ModelTally)
@@ -116,6 +169,7 @@ class AnalyticsService:
 
         return {
             "generated_at": self.clock(),
+            "window": window.out(),
             "reviews": len(facts),
             "by_code": [
                 {
@@ -179,7 +233,7 @@ class AnalyticsService:
                 if t.rejected
             ][:LIST_LIMIT],
             "coders": _coders(facts),
-            "throughput": _throughput(facts, self.clock().date()),
+            "throughput": _throughput(facts, window.days),
             "time_per_encounter": _time_per_encounter(
                 [float(f.seconds_spent) for f in facts if f.seconds_spent is not None]
             ),
@@ -215,15 +269,9 @@ def _coders(facts: Iterable[ReviewFact]) -> list[dict[str, Any]]:
     return out
 
 
-def _throughput(facts: Iterable[ReviewFact], today: date) -> list[dict[str, Any]]:
-    first = today - timedelta(days=THROUGHPUT_DAYS - 1)
-    per_day = Counter(
-        f.submitted_at.date() for f in facts if first <= f.submitted_at.date() <= today
-    )
-    return [
-        {"date": day, "reviews": per_day[day]}
-        for day in (first + timedelta(days=n) for n in range(THROUGHPUT_DAYS))
-    ]
+def _throughput(facts: Iterable[ReviewFact], days: list[date]) -> list[dict[str, Any]]:
+    per_day = Counter(f.submitted_at.date() for f in facts)
+    return [{"date": day, "reviews": per_day[day]} for day in days]
 
 
 def _time_per_encounter(seconds: list[float]) -> dict[str, Any]:

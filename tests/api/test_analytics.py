@@ -81,10 +81,39 @@ def reviewed(site: Site) -> Site:
     return site
 
 
-def _analytics(site: Site) -> dict[str, Any]:
-    answer = site.client.get("/api/review/analytics", headers=site.auth("alice"))
+def _analytics(site: Site, **query: str) -> dict[str, Any]:
+    answer = site.client.get("/api/review/analytics", params=query, headers=site.auth("alice"))
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
+
+
+def test_a_window_of_days_a_model_version_or_a_coder_narrows_the_figures(reviewed: Site) -> None:
+    today = utcnow().date()
+    yesterday = (today - timedelta(days=1)).isoformat()
+    window = _analytics(reviewed)["window"]
+    assert window == {
+        "submitted_from": (today - timedelta(days=29)).isoformat(),
+        "submitted_to": today.isoformat(),
+        "model_version": None,
+        "coder": None,
+    }
+    only_yesterday = _analytics(reviewed, submitted_from=yesterday, submitted_to=yesterday)
+    assert only_yesterday["reviews"] == 2
+    assert only_yesterday["throughput"] == [{"date": yesterday, "reviews": 2}]
+    assert _analytics(reviewed, model_version="m2")["reviews"] == 1
+    by_bob = _analytics(reviewed, coder="bob")
+    assert by_bob["reviews"] == 1 and [c["coder"] for c in by_bob["coders"]] == ["bob"]
+    assert _analytics(reviewed, coder="nobody")["reviews"] == 0
+
+    for query in (
+        {"submitted_from": today.isoformat(), "submitted_to": yesterday},
+        {"submitted_from": (today - timedelta(days=366)).isoformat()},
+        {"submitted_from": "not a date"},
+    ):
+        answer = reviewed.client.get(
+            "/api/review/analytics", params=query, headers=reviewed.auth("alice")
+        )
+        assert answer.status_code == 422, query
 
 
 def test_acceptance_by_code_model_and_rank(reviewed: Site) -> None:

@@ -2,7 +2,7 @@
 through /suggest, the coder signs in with a token, opens it from the queue, sees the
 evidence highlighted, accepts one suggestion, rejects one, adds a code through the search
 box, acknowledges the warning it raises and submits; the review and the audit rows are in
-the database. On SQLite and PostgreSQL."""
+the database, and the analytics page counts it. On SQLite and PostgreSQL."""
 
 import shutil
 from collections.abc import Iterator
@@ -127,6 +127,22 @@ def test_a_coder_reviews_a_stored_note_end_to_end(
         for action in ("encounter.store", "encounter.read", "encounter.claim", "review.submit"):
             assert action in actions
         assert repository.encounter(encounter_id).status == "reviewed"
+
+    # The analytics page counts the review: alice's row, the added code among the missed.
+    browser.get(f"{url}/review/analytics")
+    wait(browser, lambda d: "1 reviews" in d.find_element(By.ID, "an-summary").text)
+    assert "alice" in browser.find_element(By.ID, "table-coders").text
+    assert ADDED in browser.find_element(By.ID, "table-missed").text
+    assert css(browser, "#chart-by-rank svg rect.bar")
+    # A window before the review holds none of it.
+    day = browser.find_element(By.ID, "a-to")
+    browser.execute_script("arguments[0].value = '2020-01-01'", day)
+    browser.execute_script(
+        "arguments[0].value = '2020-01-01'", browser.find_element(By.ID, "a-from")
+    )
+    browser.find_element(By.CSS_SELECTOR, "#an-filters button[type=submit]").click()
+    wait(browser, lambda d: "0 reviews" in d.find_element(By.ID, "an-summary").text)
+    assert "submitted_to=2020-01-01" in browser.current_url
 
 
 def _decide(browser: WebDriver, code: str, button: str) -> None:

@@ -70,6 +70,10 @@ def test_each_assertion_from_its_cue(
     [
         ("Pneumonia was ruled out.", "Pneumonia", Assertion.NEGATED),
         ("Fracture is not seen on the films.", "Fracture", Assertion.NEGATED),
+        ("A mass was not identified.", "mass", Assertion.NEGATED),
+        # The finding not identified is the one in its own clause, not the diagnosis.
+        ("Community-acquired pneumonia, organism not identified.", "pneumonia", Assertion.PRESENT),
+        ("Sepsis, source not found.", "Sepsis", Assertion.PRESENT),
         ("Malignancy is unlikely.", "Malignancy", Assertion.NEGATED),
         ("HIV and hepatitis C were negative.", "HIV", Assertion.NEGATED),
         ("Malignancy could not be excluded.", "Malignancy", Assertion.POSSIBLE),

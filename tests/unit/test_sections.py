@@ -1,10 +1,10 @@
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 import nlp.sentences  # noqa: F401  (registers medcode_sentences)
-from nlp.sections import load_section_rules, section_of
+from nlp.sections import in_named_header, load_section_rules, section_of
 
 NOTE = """Patient seen in clinic today.
 CHIEF COMPLAINT: chest pain
@@ -123,6 +123,25 @@ def test_a_header_is_a_sentence_of_its_own(sectioner: Language) -> None:
     doc = sectioner("Seen today. Assessment: no pneumonia.")
     assert [s.text.strip() for s in doc.sents] == ["Seen today.", "Assessment:", "no pneumonia."]
     assert section_at(doc, "pneumonia") == "assessment_and_plan"
+
+
+def test_a_named_header_holds_no_mention_an_unknown_one_does(sectioner: Language) -> None:
+    doc = sectioner(
+        "HISTORY OF PRESENT ILLNESS: cough.\n\n"
+        "Assessment and plan:\nType 2 diabetes:\n- metformin\n"
+    )
+
+    def span(phrase: str) -> Span:
+        start = doc.text.index(phrase)
+        found = doc.char_span(start, start + len(phrase))
+        assert found is not None
+        return found
+
+    assert in_named_header(span("ILLNESS"))
+    assert in_named_header(span("plan"))
+    assert not in_named_header(span("cough"))
+    # A problem-oriented plan's problem line is a header we do not know: a diagnosis.
+    assert not in_named_header(span("Type 2 diabetes"))
 
 
 def test_the_rules_file_loads_from_the_package() -> None:

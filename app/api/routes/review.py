@@ -224,7 +224,21 @@ def submit(
 
 
 @router.get("/analytics", response_model=AnalyticsOut)
-def analytics(caller: Caller, session: DbSession, service: Analytics) -> dict[str, Any]:
+def analytics(
+    caller: Caller,
+    session: DbSession,
+    service: Analytics,
+    submitted_from: Annotated[
+        date | None, Query(description="First UTC day (default: 29 days before the last)")
+    ] = None,
+    submitted_to: Annotated[date | None, Query(description="Last UTC day (default: today)")] = None,
+    model_version: Annotated[str | None, Query(max_length=200)] = None,
+    coder: Annotated[str | None, Query(max_length=200, description="A user name")] = None,
+) -> dict[str, Any]:
     """Acceptance by code, model version and rank; codes coders add that medcode missed;
-    codes it recommends that coders reject most; coder throughput and time per encounter."""
-    return service.analytics(session)
+    codes it recommends that coders reject most; coder throughput and time per encounter.
+    Over the reviews submitted in a window of at most 366 days (the last 30 by default)."""
+    window = service.window(
+        first=submitted_from, last=submitted_to, model_version=model_version, coder=coder
+    )
+    return service.analytics(session, window)

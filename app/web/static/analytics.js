@@ -188,18 +188,44 @@
     table(document.getElementById("table-coders"), [
       { title: "Coder", get: function (r) { return r.coder; } },
       { title: "Reviews", num: true, get: function (r) { return r.reviews; } },
+      { title: "Per hour", num: true, get: function (r) { return r.reviews_per_hour === null || r.reviews_per_hour === undefined ? "–" : r.reviews_per_hour.toFixed(1); } },
       { title: "Median time", num: true, get: function (r) { return seconds(r.median_seconds); } },
       { title: "90th percentile", num: true, get: function (r) { return seconds(r.p90_seconds); } }], a.coders || []);
 
+    const w = a.window || {};
     document.getElementById("an-summary").textContent =
-      (a.reviews || 0) + " reviews · median " + seconds(time.median_seconds) + " per encounter" +
+      (a.reviews || 0) + " reviews" +
+      (w.submitted_from ? " submitted " + w.submitted_from + " to " + w.submitted_to : "") +
+      " · median " + seconds(time.median_seconds) + " per encounter" +
       (a.generated_at ? " · as of " + R.formatDate(a.generated_at) : "");
   }
 
-  R.api("GET", R.apiBase + "/analytics").then(function (answer) { render(answer.body || {}); }, function (err) {
+  /* The window lives in the address, so a view can be bookmarked and shared. */
+  const form = document.getElementById("an-filters");
+
+  function load() {
+    const params = new URLSearchParams();
+    for (const field of form.elements) {
+      if (field.name && field.value.trim()) params.set(field.name, field.value.trim());
+    }
+    history.replaceState(null, "", params.toString() ? "?" + params.toString() : location.pathname);
     const alert = document.getElementById("an-alert");
-    alert.textContent = "Could not load the analytics (" + err.message + ").";
-    alert.hidden = false;
-    document.getElementById("an-summary").textContent = "";
-  });
+    alert.hidden = true;
+    R.api("GET", R.apiBase + "/analytics?" + params.toString()).then(function (answer) {
+      render(answer.body || {});
+    }, function (err) {
+      const detail = err.body && typeof err.body.detail === "string" ? ": " + err.body.detail : "";
+      alert.textContent = "Could not load the analytics (" + err.message + detail + ").";
+      alert.hidden = false;
+      document.getElementById("an-summary").textContent = "";
+    });
+  }
+
+  const asked = new URLSearchParams(location.search);
+  for (const field of form.elements) {
+    if (field.name && asked.get(field.name)) field.value = asked.get(field.name);
+  }
+  form.addEventListener("submit", function (event) { event.preventDefault(); load(); });
+  form.addEventListener("reset", function () { setTimeout(load, 0); });
+  load();
 })();

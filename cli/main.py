@@ -24,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # nmslib reports every index parameter at INFO; only its warnings matter to a user.
     logging.getLogger("nmslib").setLevel(logging.WARNING)
+    # Alembic names its backend on every connection; app.db.schema logs each migration.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         result: int = args.run(args, settings)
     except (MedcodeError, ValueError) as exc:

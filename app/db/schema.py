@@ -72,13 +72,15 @@ def downgrade(engine: Engine, revision: str) -> None:
 def _run(engine: Engine, direction: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    before = status(engine).current
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         if direction == "upgrade":
             command.upgrade(config, revision)
         else:
             command.downgrade(config, revision)
-    logger.info("database %s to %s", direction + "d", revision)
+    after = status(engine).current
+    logger.info("database %sd from %s to %s", direction, before or "base", after or "base")
 
 
 def require_current(engine: Engine) -> SchemaStatus:

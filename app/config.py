@@ -62,6 +62,44 @@ class Settings(BaseSettings):
         default=15, ge=1, le=24 * 60, description="How long a coder's claim on an encounter lasts"
     )
 
+    token_cache_seconds: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="How long a checked token is trusted without asking the database again"
+        " (a revoked token is refused at the latest this long after)",
+    )
+    rate_limit_per_minute: float = Field(
+        default=600.0, gt=0.0, description="Requests per minute each caller earns, per worker"
+    )
+    rate_limit_burst: int = Field(
+        default=120, ge=1, description="Requests a caller may make at once before the rate applies"
+    )
+    failed_auth_per_minute: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="Refused tokens per minute one client address may send, per worker",
+    )
+    failed_auth_burst: int = Field(
+        default=10, ge=1, description="Refused tokens one client address may send at once"
+    )
+    max_in_flight: int = Field(
+        default=32, ge=1, description="Requests in flight per worker before new ones get 503"
+    )
+    request_seconds: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="Time budget of reading one note; a request over it gets 503",
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Purge stored note text older than this many days (codes and decisions"
+        " stay); unset: keep it",
+    )
+    shutdown_seconds: float = Field(
+        default=30.0, ge=0.0, description="How long a stopping worker lets requests finish"
+    )
+
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":
         if not self.database_url:

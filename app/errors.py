@@ -1,34 +1,46 @@
 """One error shape for every failure: {"error": <kind>, "detail": <what is wrong>}."""
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from codes.errors import MedcodeError
-
-logger = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
     """A domain failure a route reports to the client as is."""
 
-    def __init__(self, status_code: int, error: str, detail: Any) -> None:
+    def __init__(
+        self, status_code: int, error: str, detail: Any, retry_after: int | None = None
+    ) -> None:
         super().__init__(error)
         self.status_code = status_code
         self.error = error
         self.detail = detail
+        self.retry_after = retry_after
 
 
-def error_response(status_code: int, error: str, detail: Any) -> JSONResponse:
+def error_response(
+    status_code: int, error: str, detail: Any, retry_after: int | None = None
+) -> JSONResponse:
+    """The one error shape; `retry_after` (seconds) becomes the Retry-After header of a
+    429 or 503."""
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse(
         status_code=status_code,
         content={"error": error, "detail": jsonable_encoder(detail)},
+        headers=headers,
     )
+
+
+def domain_error_response(exc: MedcodeError | ServiceError) -> JSONResponse:
+    return error_response(exc.status_code, exc.error, exc.detail, getattr(exc, "retry_after", None))
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -42,11 +54,11 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc.status_code, exc.error, exc.detail)
+        return domain_error_response(exc)
 
     @app.exception_handler(MedcodeError)
     async def _domain(_: Request, exc: MedcodeError) -> JSONResponse:
-        return error_response(exc.status_code, exc.error, exc.detail)
+        return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -57,8 +69,18 @@ def install_error_handlers(app: FastAPI) -> None:
         error = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, error, exc.detail)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The path and type only: request bodies hold patient notes.
-        logger.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return error_response(500, "internal_error", "an unexpected error occurred")
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        # A lost connection or a database that is down: say so and when to retry. Anything
+        # else the database refuses is a bug, a 500. The message (with its parameters,
+        # which may be note text) is never shown.
+        lost = isinstance(exc, OperationalError | PoolTimeoutError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        )
+        if not lost:
+            raise exc
+        return error_response(
+            503, "database_unavailable", "the database is unavailable: try again", retry_after=5
+        )

@@ -7,16 +7,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import log_hygiene
 from app.api.routes import admin, codes, health, review, review_session, suggest
 from app.config import Settings
 from app.db import schema
 from app.db.session import Database
 from app.errors import install_error_handlers
-from app.middleware import BodySizeLimit
+from app.gate import CallerGate
+from app.limits import RateLimiter
+from app.middleware import AccessLog, BodySizeLimit, InFlightLimit, UnexpectedErrors
 from app.services.analytics import AnalyticsService
 from app.services.models import ModelSwitchboard
+from app.services.retention import RetentionSweeper
 from app.services.review import ReviewService
 from app.services.suggest import SuggestService
+from app.tokens import Authenticator
 from app.web.pages import page_router
 from app.web_session import install_web_sessions
 from codes.catalog import Catalog
@@ -24,6 +29,7 @@ from models.artifacts import ArtifactStore
 from nlp.pipeline import LinkingSettings, NoteReader
 
 logger = logging.getLogger(__name__)
+PROBES = frozenset({"/health", "/ready"})
 
 
 def build_suggest_service(settings: Settings) -> SuggestService:
@@ -53,6 +59,7 @@ def create_app(
     settings: Settings, service: SuggestService | None = None, database: Database | None = None
 ) -> FastAPI:
     """The app; `service` and `database` let tests share loaded ones across apps."""
+    log_hygiene.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,8 +76,14 @@ def create_app(
         )
         app.state.analytics_service = AnalyticsService(loaded.catalog)
         loaded.models.start()
+        sweeper = None
+        if settings.retention_days is not None:
+            sweeper = RetentionSweeper(opened, settings.retention_days)
+            sweeper.start()
         logger.info("ready: model %s", loaded.model_version)
         yield
+        if sweeper is not None:
+            sweeper.stop()
         loaded.models.stop()
         app.state.suggest_service = None
         app.state.review_service = app.state.analytics_service = None
@@ -87,9 +100,22 @@ def create_app(
     app.state.settings = settings
     app.state.suggest_service = None
     app.state.database = None
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    install_error_handlers(app)
+    secret = settings.admin_token.get_secret_value() if settings.admin_token else None
+    app.state.authenticator = Authenticator(
+        lambda: app.state.database, secret, settings.token_cache_seconds
+    )
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.failed_auth_limiter = RateLimiter(
+        settings.failed_auth_per_minute, settings.failed_auth_burst
+    )
+    # Last added runs first: shed load, then refuse big bodies, then know the caller.
     install_web_sessions(app)
+    app.add_middleware(CallerGate)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight, exempt=PROBES)
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(AccessLog)
+    install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(suggest.router)
     app.include_router(codes.router)

@@ -1,8 +1,16 @@
-"""Refuse oversized request bodies before they are read into memory."""
+"""ASGI middleware: refuse oversized bodies before they are read, shed load past a cap on
+requests in flight, and answer unexpected errors without leaking their messages."""
+
+import logging
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import error_response
+from app.log_hygiene import where
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("medcode.access")
 
 
 class BodySizeLimit:
@@ -53,3 +61,98 @@ class BodySizeLimit:
             413, "body_too_large", f"the request body is over {self.max_bytes} bytes"
         )
         await response(scope, receive, send)
+
+
+class InFlightLimit:
+    """503 with Retry-After once `limit` requests are in flight in this worker, so a burst
+    queues in clients and load balancers, not in this process's memory. Probes
+    (/health, /ready) are never refused: a busy worker is alive."""
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: frozenset[str]) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+        self.in_flight = 0  # one event loop per worker: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            busy = error_response(
+                503, "busy", f"{self.limit} requests are in flight: try again", retry_after=1
+            )
+            await busy(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+class UnexpectedErrors:
+    """A 500 in the one error shape for any exception no handler took, logged by type and
+    place only: exception messages can quote their input, and inputs hold patient notes.
+    Nothing is re-raised, so no server logs the traceback with its message either."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            logger.error(
+                "unexpected %s on %s %s at %s",
+                type(exc).__name__,
+                scope.get("method", ""),
+                scope.get("path", ""),
+                where(exc),
+            )
+            if not started:
+                failed = error_response(500, "internal_error", "an unexpected error occurred")
+                await failed(scope, receive, send)
+
+
+class AccessLog:
+    """One line per request: method, path, status, milliseconds. It replaces the server's
+    access log, which prints query strings: a code search can hold words a coder typed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def noting_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_send)
+        finally:
+            access_logger.info(
+                "%s %s %d %.0f ms",
+                scope.get("method", ""),
+                scope.get("path", ""),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )

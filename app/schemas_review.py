@@ -138,6 +138,9 @@ class EncounterOut(BaseModel):
     version: int
     received_at: datetime
     text: str = Field(description="The note of the latest run; evidence offsets index it")
+    purged_at: datetime | None = Field(
+        description="When the retention limit blanked the note text (evidence quotes too)"
+    )
     claimed_by: str | None
     claimed_until: datetime | None
     run: RunOut = Field(description="The latest suggestion run")
@@ -403,6 +406,7 @@ def encounter_out(
         version=encounter.version,
         received_at=encounter.received_at,
         text=encounter.note_text,
+        purged_at=encounter.purged_at,
         claimed_by=encounter.claimant.name if claimed and encounter.claimant else None,
         claimed_until=encounter.claimed_until if claimed else None,
         run=RunOut(

@@ -28,10 +28,11 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.auth import SESSION_COOKIE, authenticate
+from app.auth import SESSION_COOKIE, NotAuthenticatedError, authenticator, client_address
 from app.db.repository import Actor, ReviewRepository
 from app.db.session import Database
 from app.db.tables import Role, utcnow
+from app.limits import RateLimitedError
 
 LOGIN_CSRF_COOKIE = "medcode_login_csrf"
 SESSION_LIFETIME = timedelta(hours=12)
@@ -152,10 +153,13 @@ def sign_in(
     """A new session for the user of a bearer token: the session id (for the cookie) and
     the session. LoginRefusedError if the token is no good or its user may not review."""
     now = now or utcnow()
-    secret = request.app.state.settings.admin_token
     try:
-        actor = authenticate(token.strip(), session, secret.get_secret_value() if secret else None)
-    except Exception as exc:  # NotAuthenticatedError: the reason stays on the server
+        actor = authenticator(request).caller(token.strip())
+    except NotAuthenticatedError as exc:  # the reason stays on the server
+        try:
+            request.app.state.failed_auth_limiter.spend(client_address(request))
+        except RateLimitedError as limited:
+            raise LoginRefusedError("too_many") from limited
         raise LoginRefusedError("invalid") from exc
     if actor.user_id is None or actor.role not in REVIEW_ROLES:
         # The admin token is no person: a session must be bound to a user.

@@ -1,5 +1,6 @@
-"""`medcode encounters import|export`: notes into the review queue, reviewed encounters out
-as labelled JSON Lines; and the review database as a training source (`--data db`)."""
+"""`medcode encounters import|export|purge`: notes into the review queue, reviewed encounters
+out as labelled JSON Lines, old note text purged; and the review database as a training
+source (`--data db`)."""
 
 import argparse
 import json
@@ -10,6 +11,7 @@ from typing import Any, cast
 from app.config import Settings
 from app.db.repository import Repository
 from app.services.intake import store_run
+from app.services.retention import purge_older_than
 from cli.db_commands import CLI_ACTOR, opened, repository
 from codes.catalog import Catalog
 from codes.systems import CodeSystem
@@ -42,6 +44,13 @@ def add_commands(commands: Any) -> None:
     export = encounters.add_parser("export", help="reviewed encounters as labelled JSON Lines")
     export.add_argument("--reviewed", type=Path, required=True, metavar="FILE.jsonl")
     export.set_defaults(run=_export)
+    purge = encounters.add_parser(
+        "purge", help="blank note text older than N days (codes and decisions stay)"
+    )
+    purge.add_argument(
+        "--days", type=int, help="default: MEDCODE_RETENTION_DAYS (one of the two is needed)"
+    )
+    purge.set_defaults(run=_purge)
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -89,6 +98,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     with repository(settings) as repo:
         reviewed = repo.reviewed_encounters()
+        repo.audit_reads(CLI_ACTOR, "encounter.export", (r.encounter_id for r in reviewed))
     with args.reviewed.open("w", encoding="utf-8") as out:
         for record in reviewed:
             line = {
@@ -102,10 +112,22 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    days = args.days if args.days is not None else settings.retention_days
+    if days is None or days < 1:
+        raise ValueError("say how old: --days N (N >= 1), or set MEDCODE_RETENTION_DAYS")
+    with opened(settings) as database:
+        purged = purge_older_than(database, days, CLI_ACTOR)
+    print(f"note text of {purged} encounters received over {days} days ago purged")
+    return 0
+
+
 def reviewed_source(settings: Settings) -> RecordsSource:
     """The coders' reviewed encounters (their latest review each) as a training source."""
     with opened(settings) as database, database.session_scope() as session:
-        reviewed = Repository(session).reviewed_encounters()
+        repo = Repository(session)
+        reviewed = repo.reviewed_encounters()
+        repo.audit_reads(CLI_ACTOR, "encounter.train", (r.encounter_id for r in reviewed))
         url = database.url
     records = [
         EncounterRecord(

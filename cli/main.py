@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app import log_hygiene
 from app.config import Settings
 from codes.errors import MedcodeError
 from codes.systems import CodeSystem
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # nmslib reports every index parameter at INFO; only its warnings matter to a user.
+    log_hygiene.install()
     logging.getLogger("nmslib").setLevel(logging.WARNING)
     # Alembic names its backend on every connection; app.db.schema logs each migration.
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -92,12 +94,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
         open_database(settings).dispose()  # schema created or checked once, before the workers
         uvicorn.run(
-            "cli.asgi:app", host=args.host, port=args.port, workers=args.workers, factory=True
+            "cli.asgi:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            factory=True,
+            timeout_graceful_shutdown=int(settings.shutdown_seconds),
+            access_log=False,  # app.middleware.AccessLog logs requests without query strings
         )
     else:
         # Loaded before the port opens: a missing build is a clear error, not a 500 later.
         service = build_suggest_service(settings)
-        uvicorn.run(create_app(settings, service), host=args.host, port=args.port)
+        uvicorn.run(
+            create_app(settings, service),
+            host=args.host,
+            port=args.port,
+            timeout_graceful_shutdown=int(settings.shutdown_seconds),
+            access_log=False,  # app.middleware.AccessLog logs requests without query strings
+        )
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from app.config import Settings
 from app.main import create_app
@@ -148,14 +149,20 @@ def service(catalog: Catalog, reader: NoteReader, model_store: ArtifactStore) ->
     return SuggestService(catalog, reader, ModelSwitchboard(model_store))
 
 
+# Every endpoint but the probes needs a token: the suite's apps and servers accept this one
+# as an admin, and the `client` fixture sends it (tests of roles use their own tokens).
+TEST_ADMIN_TOKEN = "the-admin-token-of-the-test-suite"
+ADMIN_AUTH = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+
+
 @pytest.fixture(scope="session")
 def settings(var_dir: Path, data_dir: Path) -> Settings:
-    return Settings(var_dir=var_dir, data_dir=data_dir)
+    return Settings(var_dir=var_dir, data_dir=data_dir, admin_token=SecretStr(TEST_ADMIN_TOKEN))
 
 
 @pytest.fixture(scope="session")
 def client(settings: Settings, service: SuggestService) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, service)) as test_client:
+    with TestClient(create_app(settings, service), headers=ADMIN_AUTH) as test_client:
         yield test_client
 
 
@@ -187,7 +194,15 @@ def serve(var_dir: Path, **settings: str) -> Iterator[str]:
 
 def _serve(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "MEDCODE_VAR_DIR": str(var_dir), **(extra_env or {})}
+    env = {
+        **os.environ,
+        "MEDCODE_VAR_DIR": str(var_dir),
+        "MEDCODE_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
+        # Tests and benchmarks call as one admin, far faster than the default rate allows.
+        "MEDCODE_RATE_LIMIT_PER_MINUTE": "1000000",
+        "MEDCODE_RATE_LIMIT_BURST": "100000",
+        **(extra_env or {}),
+    }
     medcode = Path(sys.executable).parent / "medcode"
     log = var_dir / "server.log"  # a file, not a pipe: a full pipe would block it
     with log.open("wb") as output:

@@ -8,6 +8,7 @@ own: a copy of one migrated once per session (a file copy for SQLite, CREATE DAT
 TEMPLATE for PostgreSQL), so no test sees another's rows.
 """
 
+import contextlib
 import itertools
 import os
 import pwd
@@ -73,9 +74,25 @@ class PostgresServer:
             cwd=self.folder,
         )
 
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
+                 "-o", options, "-w", "-t", "60", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+def start_postgres() -> PostgresServer:
+    """A new PostgreSQL server on a free loopback port, in a folder of its own; skips the
+    test when no PostgreSQL is installed."""
     bin_dir = _pg_bin_dir()
     if bin_dir is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: PostgreSQL tests skipped")
@@ -87,16 +104,10 @@ def postgres_server() -> Iterator[PostgresServer]:
         os.chown(folder, user.pw_uid, user.pw_gid)
         as_user = ["runuser", "-u", UNPRIVILEGED_USER, "--"]
     server = PostgresServer(_free_port(), folder, as_user, bin_dir, itertools.count(1))
-    data = folder / "data"
     try:
-        server.run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                   "--locale=C", "--no-sync")  # fmt: skip
-        options = (
-            f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        server.run("pg_ctl", "-D", str(data), "-l", str(folder / "server.log"), "-o", options,
-                   "-w", "-t", "60", "start")  # fmt: skip
+        server.run("initdb", "-D", str(server.data), "-A", "trust", "-U", "postgres",
+                   "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
+        server.start()
     except subprocess.CalledProcessError as exc:
         log = folder / "server.log"
         shutil.rmtree(folder, ignore_errors=True)
@@ -104,11 +115,22 @@ def postgres_server() -> Iterator[PostgresServer]:
             f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')}"
             + (log.read_text(errors="replace") if log.exists() else "")
         ) from exc
+    return server
+
+
+def remove_postgres(server: PostgresServer) -> None:
+    with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+        server.stop()
+    shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = start_postgres()
     try:
         yield server
     finally:
-        server.run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_postgres(server)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -246,6 +246,14 @@ class Repository:
 
     def user_for_token(self, plaintext: str, now: datetime | None = None) -> User | None:
         """The active user a usable token belongs to (recording its use), or None."""
+        found = self.token_grant(plaintext, now)
+        return None if found is None else found[0]
+
+    def token_grant(
+        self, plaintext: str, now: datetime | None = None
+    ) -> tuple[User, datetime | None] | None:
+        """The active user a usable token belongs to and the token's expiry (recording its
+        use), or None."""
         now = now or utcnow()
         token = self.session.scalar(
             select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext))
@@ -253,7 +261,7 @@ class Repository:
         if token is None or not token.usable(now) or not token.user.active:
             return None
         token.last_used_at = now
-        return token.user
+        return token.user, token.expires_at
 
     # --- encounters and suggestion runs ----------------------------------------------------
 
@@ -483,6 +491,44 @@ class Repository:
             self.audit(user, "encounter.release", encounter_id, encounter.version, {}, now)
         return encounter
 
+    # --- retention -------------------------------------------------------------------------
+
+    def purge_note_text(
+        self, received_before: datetime, actor: Actor, now: datetime | None = None, batch: int = 200
+    ) -> int:
+        """Blank the note text of encounters last received before `received_before`: the
+        encounter's, every run's, and the evidence quotes in the runs' suggestions (their
+        offsets stay). Codes, decisions and the audit log stay. How many were purged; one
+        audit row each. Works in batches so memory stays bounded."""
+        now = now or utcnow()
+        purged = 0
+        while True:
+            ids = list(
+                self.session.scalars(
+                    select(Encounter.id)
+                    .where(Encounter.received_at < received_before, Encounter.purged_at.is_(None))
+                    .order_by(Encounter.id)
+                    .limit(batch)
+                )
+            )
+            if not ids:
+                return purged
+            for run in self.session.scalars(
+                select(SuggestionRun).where(SuggestionRun.encounter_id.in_(ids))
+            ):
+                run.note_text = ""
+                run.suggestions = [_without_quotes(s) for s in run.suggestions]
+            self.session.execute(
+                update(Encounter)
+                .where(Encounter.id.in_(ids))
+                .values(note_text="", purged_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            for encounter_id in ids:
+                self.audit(actor, "encounter.purge", encounter_id, None, {}, now)
+            self.session.flush()
+            purged += len(ids)
+
     # --- reviews ---------------------------------------------------------------------------
 
     def submit_review(
@@ -568,8 +614,9 @@ class Repository:
         )
 
     def reviewed_encounters(self) -> list[ReviewedEncounter]:
-        """The latest review of each reviewed encounter, with the text of the run it
-        reviewed and its final codes in sequence: labelled data for training and export."""
+        """The latest review of each reviewed encounter whose note is kept, with the text
+        of the run it reviewed and its final codes in sequence: labelled data for training
+        and export."""
         latest = (
             select(func.max(Review.id))
             .where(Review.encounter_id == Encounter.id)
@@ -580,7 +627,8 @@ class Repository:
             select(Encounter, Review, SuggestionRun)
             .join(Review, Review.id == latest)
             .join(SuggestionRun, SuggestionRun.id == Review.run_id)
-            .where(Encounter.status == EncounterStatus.REVIEWED)
+            # A purged note has no text left to learn from.
+            .where(Encounter.status == EncounterStatus.REVIEWED, Encounter.purged_at.is_(None))
             .order_by(Encounter.id)
         ).all()
         return [
@@ -622,6 +670,23 @@ class Repository:
         self.session.add(entry)
         self.session.flush()
         return entry
+
+    def audit_reads(self, actor: Actor, action: str, encounter_ids: Iterable[int]) -> None:
+        """One audit row per encounter read in bulk (an export, a training run)."""
+        now = utcnow()
+        self.session.add_all(
+            AuditEntry(
+                at=now,
+                actor_id=actor.user_id,
+                actor_name=actor.name,
+                action=action,
+                encounter_id=encounter_id,
+                encounter_version=None,
+                detail={},
+            )
+            for encounter_id in encounter_ids
+        )
+        self.session.flush()
 
     def audit_timeline(self, encounter_id: int) -> list[AuditEntry]:
         return list(
@@ -753,6 +818,11 @@ def _user_id(actor: Actor) -> int:
             f"{actor.name} is not a user: claims and reviews need a user's own token"
         )
     return actor.user_id
+
+
+def _without_quotes(suggestion: Mapping[str, Any]) -> dict[str, Any]:
+    evidence = [{**e, "text": ""} for e in suggestion.get("evidence", [])]
+    return {**suggestion, "evidence": evidence}
 
 
 def _rowcount(result: Any) -> int:

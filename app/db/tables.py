@@ -157,6 +157,8 @@ class Encounter(Base):
     version: Mapped[int] = mapped_column(default=1)
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_until: Mapped[datetime | None]
+    # When the retention limit purged the note text (its codes and decisions stay).
+    purged_at: Mapped[datetime | None]
 
     claimant: Mapped[User | None] = relationship(lazy="joined")
 

@@ -28,6 +28,7 @@ LOGIN_ERRORS = {
     "invalid": "That token was not accepted. Check it and try again.",
     "expired": "Your session has ended. Sign in again.",
     "forbidden": "This token may not review encounters.",
+    "too_many": "Too many tokens were refused from here. Wait a minute and try again.",
 }
 
 

@@ -103,6 +103,8 @@ def review_settings(var_dir: Path, data_dir: Path, database_url: str) -> Setting
         database_url=database_url,
         admin_token=ADMIN_TOKEN,
         model_poll_seconds=0,
+        # The tests send refused tokens on purpose, far more often than a person would.
+        failed_auth_burst=10_000,
     )
 
 

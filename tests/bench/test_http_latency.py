@@ -10,6 +10,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.bench.test_search_latency import TYPED
+from tests.conftest import ADMIN_AUTH
 
 pytestmark = pytest.mark.bench
 
@@ -21,7 +22,7 @@ def _percentiles(timings: list[float]) -> tuple[float, float]:
 
 def test_code_search_over_http_p95_is_under_20_ms(server: str) -> None:
     timings = []
-    with httpx.Client(base_url=server) as client:
+    with httpx.Client(base_url=server, headers=ADMIN_AUTH) as client:
         for text in TYPED:
             for end in range(1, len(text) + 1):
                 started = time.perf_counter()
@@ -52,7 +53,7 @@ def test_latency_of_the_installed_service_on_dev_notes(
     """One worker, after a warm-up, on the 250 CodiEsp dev notes (median ~270 words)."""
     notes = _dev_notes(data_dir)
     timings = []
-    with httpx.Client(base_url=installed_server, timeout=60) as client:
+    with httpx.Client(base_url=installed_server, headers=ADMIN_AUTH, timeout=60) as client:
         for text in notes[:10]:
             client.post(path, json={"text": text})
         for text in notes:

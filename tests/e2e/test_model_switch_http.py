@@ -34,7 +34,9 @@ def test_switching_models_under_load(
     client = httpx.Client(base_url=base, timeout=30)
 
     def ask() -> tuple[int, str | None]:
-        response = httpx.post(f"{base}/suggest", json=NOTE, timeout=30)
+        response = httpx.post(
+            f"{base}/suggest", json=NOTE, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        )
         return response.status_code, response.json().get("model_version")
 
     try:

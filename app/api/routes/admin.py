@@ -1,37 +1,23 @@
 """The model registry over HTTP: list versions, promote one, roll back.
 
-Off unless MEDCODE_ADMIN_TOKEN is set; every call must then send it as a Bearer token.
+Admins only: a user with the role admin, or MEDCODE_ADMIN_TOKEN.
 A promote or rollback answers once the new model serves in this process; other worker
 processes follow the registry within MEDCODE_MODEL_POLL_SECONDS.
 """
 
-import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from app.api.deps import suggest_service
-from app.errors import ServiceError
+from app.auth import ADMINS, require_roles
 from app.services.suggest import SuggestService
 
 Service = Annotated[SuggestService, Depends(suggest_service)]
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    token = request.app.state.settings.admin_token
-    if token is None:
-        raise ServiceError(
-            403, "admin_disabled", "the admin API is off: set MEDCODE_ADMIN_TOKEN to turn it on"
-        )
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.encode(), token.get_secret_value().encode()
-    ):
-        raise ServiceError(401, "unauthorized", "send the admin token as 'Authorization: Bearer …'")
-
-
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_roles(*ADMINS))])
 
 
 class ModelVersion(BaseModel):

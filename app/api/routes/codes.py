@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.deps import require_json, suggest_service
+from app.auth import CODE_LOOKUP, require_roles
 from app.schemas import (
     CodeBrief,
     CodeDetail,
@@ -16,7 +17,9 @@ from app.services.suggest import SuggestService
 from codes.catalog import Catalog, CodeSummary
 from codes.systems import CodeSystem
 
-router = APIRouter(prefix="/codes", tags=["codes"])
+router = APIRouter(
+    prefix="/codes", tags=["codes"], dependencies=[Depends(require_roles(*CODE_LOOKUP))]
+)
 
 
 def catalog(service: Annotated[SuggestService, Depends(suggest_service)]) -> Catalog:

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import analytics_service, require_json, review_service
-from app.auth import DbSession, require_roles
+from app.auth import REVIEWERS, DbSession, require_roles
 from app.db.repository import Actor, CodeDecision, FinalCode
-from app.db.tables import CodeSource, EncounterStatus, Role, Setting
+from app.db.tables import CodeSource, EncounterStatus, Setting
 from app.errors import error_response
 from app.schemas_review import (
     AnalyticsOut,
@@ -41,7 +41,7 @@ from app.services.review import (
     parse_if_match,
 )
 
-Caller = Annotated[Actor, Depends(require_roles(Role.CODER, Role.ADMIN))]
+Caller = Annotated[Actor, Depends(require_roles(*REVIEWERS))]
 Service = Annotated[ReviewService, Depends(review_service)]
 Analytics = Annotated[AnalyticsService, Depends(analytics_service)]
 

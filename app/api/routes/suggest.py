@@ -1,16 +1,10 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
 from app.api.deps import require_json, suggest_service
-from app.auth import (
-    DatabaseUnavailableError,
-    ForbiddenError,
-    NotAuthenticatedError,
-    authenticate,
-    bearer_token,
-)
-from app.db.tables import Role
+from app.auth import EHR_API, app_database, require_roles
+from app.db.repository import Actor
 from app.schemas import (
     AnnotateRequest,
     Evidence,
@@ -30,35 +24,24 @@ _ERRORS = {
     415: {"description": "The body is not JSON"},
     422: {"description": "The body is not valid: the detail says which field and why"},
 }
-_SUGGEST_ERRORS = {
+_ERRORS = {
     **_ERRORS,
-    401: {"description": "store: true without a valid token"},
-    403: {"description": "store: true with a token whose role is neither ehr nor admin"},
+    401: {"description": "No valid token"},
+    403: {"description": "A token whose role is neither ehr nor admin"},
+    429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
+    503: {"description": "Busy, over the time budget, or (store: true) no database"},
 }
-_STORERS = frozenset({Role.EHR, Role.ADMIN})
+Caller = Annotated[Actor, Depends(require_roles(*EHR_API))]
 
 
 def _store(
-    request: Request, authorization: str | None, body: SuggestRequest, result: SuggestResult
+    request: Request, caller: Actor, body: SuggestRequest, result: SuggestResult
 ) -> StoredEncounter:
-    """Who may store is checked before anything is written; the encounter and its run are
-    one transaction."""
-    database = getattr(request.app.state, "database", None)
-    if database is None:
-        raise DatabaseUnavailableError("this service runs without its review database")
-    token = bearer_token(authorization)
-    if token is None:
-        raise NotAuthenticatedError("store: true needs 'Authorization: Bearer <token>'")
-    secret = request.app.state.settings.admin_token
-    with database.session_scope() as session:
-        actor = authenticate(token, session, secret.get_secret_value() if secret else None)
-        if actor.role not in _STORERS:
-            raise ForbiddenError(
-                f"storing needs the role ehr or admin; {actor.name} is {actor.role}"
-            )
+    """The encounter and its run, in one transaction."""
+    with app_database(request).session_scope() as session:
         run = store_run(
             session,
-            actor,
+            caller,
             body.encounter_id,
             body.setting,
             body.text,
@@ -74,17 +57,14 @@ def _store(
     )
 
 
-@router.post("/suggest", response_model=SuggestResponse, responses=_SUGGEST_ERRORS)  # type: ignore[arg-type]
+@router.post("/suggest", response_model=SuggestResponse, responses=_ERRORS)  # type: ignore[arg-type]
 def suggest(
-    body: SuggestRequest,
-    service: Service,
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    body: SuggestRequest, service: Service, request: Request, caller: Caller
 ) -> SuggestResponse:
     """Ranked codes for a clinical note, each with its evidence in the note; with
     `store: true`, also stored as an encounter for coders to review."""
     result = service.suggest(body.text, body.systems, body.limit, body.setting, body.conventions)
-    stored = _store(request, authorization, body, result) if body.store else None
+    stored = _store(request, caller, body, result) if body.store else None
     return SuggestResponse(
         model_version=result.model_version,
         conventions=result.conventions.value,
@@ -117,7 +97,7 @@ def suggest(
 
 
 @router.post("/annotate", response_model=AnnotateResponse, responses=_ERRORS)  # type: ignore[arg-type]
-def annotate(body: AnnotateRequest, service: Service) -> AnnotateResponse:
+def annotate(body: AnnotateRequest, service: Service, caller: Caller) -> AnnotateResponse:
     """The mentions the note reader found, with their candidate codes (for debugging)."""
     systems = set(service.systems_for(body.systems))
     result = service.annotate(body.text)

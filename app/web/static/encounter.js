@@ -125,7 +125,14 @@
       .map(fromSuggestion);
     for (const f of state.final) f.pending = true;
     renderMeta(enc);
-    renderNote(enc.text || "", state.suggestions);
+    if (enc.purged_at) {
+      // Retention blanked the text: the codes and decisions are all that is left.
+      R.clear(ui.note);
+      ui.note.appendChild(el("span", { className: "muted",
+        text: "The note text was purged on " + R.formatDate(enc.purged_at) + " (retention limit)." }));
+    } else {
+      renderNote(enc.text || "", state.suggestions);
+    }
     renderSuggestions();
     renderFinal();
     if (state.suggestions.length) select(0, false);

@@ -56,9 +56,10 @@ catalog: $(STAMP)
 	$(BIN)/medcode codes import
 
 $(MODEL_STAMP): | $(CATALOG_STAMP)
-	$(BIN)/medcode train
+	$(BIN)/medcode train $(TRAIN_ARGS)
 
-## model: the default model (CodiEsp train+dev), trained and promoted unless one is promoted
+## model: the default model (CodiEsp train+dev), trained and promoted unless one is promoted;
+## TRAIN_ARGS='--data ... --promote' trains another instead (the Dockerfile's build argument)
 model: install $(MODEL_STAMP)
 
 ## run: install, train the default model if there is none, bring the database's schema up

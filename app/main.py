@@ -55,6 +55,18 @@ def open_database(settings: Settings) -> Database:
     return database
 
 
+def install_callers(app: FastAPI, settings: Settings) -> None:
+    """What `app.auth.identify` needs on app.state: the token checker and the rate limits."""
+    secret = settings.admin_token.get_secret_value() if settings.admin_token else None
+    app.state.authenticator = Authenticator(
+        lambda: app.state.database, secret, settings.token_cache_seconds
+    )
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.failed_auth_limiter = RateLimiter(
+        settings.failed_auth_per_minute, settings.failed_auth_burst
+    )
+
+
 def create_app(
     settings: Settings, service: SuggestService | None = None, database: Database | None = None
 ) -> FastAPI:
@@ -100,14 +112,7 @@ def create_app(
     app.state.settings = settings
     app.state.suggest_service = None
     app.state.database = None
-    secret = settings.admin_token.get_secret_value() if settings.admin_token else None
-    app.state.authenticator = Authenticator(
-        lambda: app.state.database, secret, settings.token_cache_seconds
-    )
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    app.state.failed_auth_limiter = RateLimiter(
-        settings.failed_auth_per_minute, settings.failed_auth_burst
-    )
+    install_callers(app, settings)
     # Last added runs first: shed load, then refuse big bodies, then know the caller.
     install_web_sessions(app)
     app.add_middleware(CallerGate)

@@ -103,16 +103,9 @@ class UnexpectedErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        response = _ResponseWatch(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, response.send)
         except Exception as exc:
             logger.error(
                 "unexpected %s on %s %s at %s",
@@ -121,7 +114,7 @@ class UnexpectedErrors:
                 scope.get("path", ""),
                 where(exc),
             )
-            if not started:
+            if response.status is None:  # nothing sent yet: the client gets an answer
                 failed = error_response(500, "internal_error", "an unexpected error occurred")
                 await failed(scope, receive, send)
 
@@ -138,21 +131,27 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def noting_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        response = _ResponseWatch(send)
         try:
-            await self.app(scope, receive, noting_send)
+            await self.app(scope, receive, response.send)
         finally:
             access_logger.info(
                 "%s %s %d %.0f ms",
                 scope.get("method", ""),
                 scope.get("path", ""),
-                status,
+                response.status or 500,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+class _ResponseWatch:
+    """Passes an ASGI app's messages on, noting the status once the response starts."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status: int | None = None
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+        await self._send(message)

@@ -193,6 +193,19 @@ def serve(var_dir: Path, **settings: str) -> Iterator[str]:
 
 
 def _serve(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    process, base = launch(var_dir, var_dir / "server.log", extra_env)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def launch(
+    var_dir: Path, log: Path, extra_env: dict[str, str] | None = None, ready_seconds: float = 180
+) -> tuple["subprocess.Popen[bytes]", str]:
+    """`medcode serve` on a var folder and a free port, its output appended to `log` (a
+    file, not a pipe: a full pipe would block it); (process, base URL) once /ready."""
     port = _free_port()
     env = {
         **os.environ,
@@ -204,8 +217,7 @@ def _serve(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[s
         **(extra_env or {}),
     }
     medcode = Path(sys.executable).parent / "medcode"
-    log = var_dir / "server.log"  # a file, not a pipe: a full pipe would block it
-    with log.open("wb") as output:
+    with log.open("ab") as output:
         process = subprocess.Popen(
             [str(medcode), "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
@@ -213,19 +225,15 @@ def _serve(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[s
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"medcode serve exited: {log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("medcode serve did not become ready in 120 s")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    deadline = time.monotonic() + ready_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"medcode serve exited: {log.read_text(errors='replace')[-5000:]}")
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.3)
+    process.kill()
+    process.wait(timeout=30)
+    pytest.fail(f"medcode serve did not become ready in {ready_seconds:.0f} s")

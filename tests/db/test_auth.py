@@ -16,6 +16,7 @@ from app.db.repository import Actor, Repository
 from app.db.session import Database
 from app.db.tables import Role, utcnow
 from app.errors import install_error_handlers
+from app.main import install_callers
 from tests.db.helpers import add_user
 
 ADMIN_TOKEN = "the-admin-token-of-this-test"
@@ -42,8 +43,11 @@ def tokens(database: Database) -> dict[str, str]:
 @pytest.fixture
 def client(database: Database, tmp_path: Path) -> Iterator[TestClient]:
     app = FastAPI()
-    app.state.settings = Settings(var_dir=tmp_path, admin_token=ADMIN_TOKEN)
+    app.state.settings = Settings(
+        var_dir=tmp_path, admin_token=ADMIN_TOKEN, failed_auth_burst=10_000
+    )
     app.state.database = database
+    install_callers(app, app.state.settings)
     install_error_handlers(app)
 
     @app.get("/work")

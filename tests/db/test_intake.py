@@ -65,7 +65,7 @@ def test_a_stored_note_becomes_an_encounter_with_its_run(
 
 
 def test_without_store_nothing_is_kept(client: TestClient, database: Database) -> None:
-    assert post(client, None).status_code == 200
+    assert post(client, token_for(database, "ehr-feed", Role.EHR)).status_code == 200
     with database.session_scope() as session:
         assert Repository(session).queue()[1] == 0
 
@@ -86,7 +86,7 @@ def test_only_ehr_and_admin_tokens_may_store(
             assert Repository(session).queue()[1] == 0
 
 
-def test_an_encounter_id_without_store_is_refused(client: TestClient) -> None:
-    response = post(client, None, encounter_id="enc-9")
+def test_an_encounter_id_without_store_is_refused(client: TestClient, database: Database) -> None:
+    response = post(client, token_for(database, "ehr-feed", Role.EHR), encounter_id="enc-9")
     assert response.status_code == 422
     assert "store" in response.text

@@ -83,7 +83,10 @@ def test_review_facts_carry_the_run_the_review_judged(database: Database) -> Non
             now=NOW,
         )
     with database.session_scope() as session:
-        [fact] = ReviewRepository(session).review_facts()
+        [fact] = ReviewRepository(session).review_facts(
+            NOW - timedelta(days=1), NOW + timedelta(days=1)
+        )
+        assert ReviewRepository(session).review_facts(NOW + timedelta(seconds=1), NOW) == []
     assert (fact.coder, fact.model_version, fact.seconds_spent) == ("alice", "m7", 42)
     assert [s["code"] for s in fact.suggestions] == ["J18.0", "J18.1"]
     assert [(c.code, c.source) for c in fact.codes] == [

@@ -82,7 +82,9 @@ def _routes(app: Any) -> Iterator[tuple[frozenset[str], str]]:
     for route in app.routes:
         inner = getattr(route, "effective_route_contexts", None)
         for found in inner() if inner is not None else [route]:
-            yield frozenset(getattr(found, "methods", None) or ()), found.path
+            # An included mount's context has no path of its own: its route has.
+            path = found.path or getattr(getattr(found, "original_route", None), "path", "")
+            yield frozenset(getattr(found, "methods", None) or ()), path
 
 
 def test_every_route_is_in_the_matrix_or_public(site: Site) -> None:

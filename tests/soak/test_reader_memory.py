@@ -1,0 +1,61 @@
+"""The reader's memory stays flat over a long stream of distinct notes.
+
+spaCy keeps every string it reads for its Language's life; the reader renews its pipeline
+to let them go (nlp/pipeline.py). Short notes keep this around a minute.
+"""
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from nlp.pcs_statement import word_stem
+from nlp.pipeline import NoteReader, build_language
+from tests.soak.notes import case_report_sentences, distinct_notes, rss_mib
+
+NOTES = 20_000
+# Well below the default, so that the stream sees a renewal every ~2,000 notes.
+RENEW_AFTER = 10_000
+EVERY = 1_000
+# Without renewal the process grew by ~48 MiB between the 5,000th and 20,000th note (a
+# third of it the stem cache below filling up); with it, by under 5.
+RSS_TOLERANCE_MIB = 15
+
+
+def test_memory_stays_flat_over_20000_distinct_notes(
+    reader: NoteReader, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    own = NoteReader(
+        build_language(reader.terms, reader.composer),
+        reader.linker,
+        reader.linking,
+        reader.provenance,
+        reader.composer,
+        renew_after=RENEW_AFTER,
+    )
+    own.renew()  # a pipeline as the reader builds them
+    fresh = len(own.nlp.vocab.strings)
+    # A bounded cache of note words fills up over exactly this stream: filled first, it
+    # stays the same size, and what grows is only what nothing bounds.
+    for i in range(word_stem.cache_info().maxsize or 0):
+        word_stem(f"filler{i}")
+    sentences = case_report_sentences(data_dir)
+    most_strings = 0
+    rss: dict[int, float] = {}
+    with caplog.at_level(logging.INFO, logger="nlp.pipeline"):
+        for number, text in enumerate(distinct_notes(sentences, NOTES), 1):
+            own.read(text)
+            most_strings = max(most_strings, len(own.nlp.vocab.strings))
+            if number % EVERY == 0:
+                rss[number] = rss_mib()
+
+    assert own.renewals >= 5
+    # Reads go on while the next pipeline is built, but wait for it at twice the bound.
+    assert most_strings < fresh + 2 * RENEW_AFTER + 200
+    # Each window holds renewals, so its highest point holds a pipeline being built too.
+    early = max(rss[n] for n in range(3_000, 6_001, EVERY))
+    late = max(rss[n] for n in range(17_000, NOTES + 1, EVERY))
+    assert late - early < RSS_TOLERANCE_MIB, {n: round(mib) for n, mib in rss.items()}
+    renewals = [r.getMessage() for r in caplog.records if "renewed" in r.getMessage()]
+    assert len(renewals) >= 5
+    assert not any("Mr." in message or "MRN" in message for message in renewals)

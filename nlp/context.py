@@ -32,6 +32,8 @@ from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from nlp import budget
+from nlp.match_pruning import PruningMatcher
 from nlp.mentions import Assertion
 from nlp.sections import section_of
 
@@ -159,7 +161,7 @@ class CueFinder:
         """`matcher`: one that already holds `rules`, in their order (else one is built)."""
         self._vocab = nlp.vocab
         if matcher is None:
-            matcher = MedspacyMatcher(nlp, name="medcode_cues", prune=True)
+            matcher = PruningMatcher(nlp, name="medcode_cues")
             matcher.add(rules)
         self._matcher = matcher
         # Rule ids are the category and the rule's place in the list: two finders of
@@ -212,6 +214,13 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
             input_span_type="group",
             span_group_name=span_key,
         )
+        # medspaCy's matcher prunes overlapping cues in quadratic time (nlp/match_pruning.py);
+        # this one gives the same cues in linear time. It replaces the one ConText built,
+        # still empty (rules=None), under the private name ConText reads it by: medspaCy is
+        # pinned and tests cover this.
+        self._ConText__matcher = PruningMatcher(
+            nlp, name=name, prune=self.prune_on_modifier_overlap
+        )
         self.cues = CueFinder(nlp, [])
 
     def add(self, rules: Iterable[ConTextRule]) -> None:
@@ -223,6 +232,7 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
     def __call__(self, doc: Doc, targets: str | None = None) -> Doc:
         if targets is not None:
             return super().__call__(doc, targets)  # type: ignore[no-any-return]
+        budget.check()
         mentions = list(doc.spans.get(self.span_group_name, ()))
         if not mentions:
             return doc
@@ -230,11 +240,11 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
         sentence_of = np.cumsum(starts) - 1
         bounds = [*np.flatnonzero(starts).tolist(), len(doc)]
         by_sentence: dict[int, list[Span]] = {}
-        for mention in mentions:
+        for mention in budget.checked(mentions):
             for sentence in set(sentence_of[mention.start : mention.end].tolist()):
                 by_sentence.setdefault(sentence, []).append(mention)
         cues: dict[int, list[_Cue]] = {}
-        for rule, start, end in self.cues(doc):
+        for rule, start, end in budget.checked(self.cues(doc)):
             sentence = int(sentence_of[start])
             if sentence in by_sentence:
                 if self.max_scope is None:
@@ -244,7 +254,7 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
                     cue = _Cue(rule, start, end, doc, max_scope=self.max_scope)
                 cues.setdefault(sentence, []).append(cue)
         edges = []
-        for sentence, sentence_cues in cues.items():
+        for sentence, sentence_cues in budget.checked(cues.items(), every=1):
             sentence_cues.sort(key=lambda c: c.modifier_span)
             _limit_scopes(sentence_cues)
             edges.extend(_edges(sentence_cues, by_sentence[sentence]))
@@ -283,21 +293,23 @@ def _limit_scopes(cues: list["_Cue"]) -> None:
 
     A scope only ever shrinks to the nearest cue that ends it, so each cue looks ahead
     (and back) only until its scope's edge: in a run-on sentence of thousands of cues
-    ("no X no Y no Z ...") every pair took a minute. Forward ends first, then backward
-    starts. This gives medspaCy's scopes (tests/unit/test_context.py compares them) but
-    where medspaCy's pair order lets a cue skip a nearer one whose own scope is empty: on
-    the 3,504 CodiEsp notes, 2 scopes of 25,211 sentences differ, by the cue's own token,
-    and no mark. `cues` are in text order and do not overlap (overlapping matches keep
-    the longest).
+    ("no X no Y no Z ...") every pair took a minute. A cue of the same category always
+    ends a scope, so a cue is looked at by at most one cue of each category each way:
+    the work is linear in the cues, even past thousands of commas that end nothing.
+    Forward ends first, then backward starts. This gives medspaCy's scopes
+    (tests/unit/test_context.py compares them) but where medspaCy's pair order lets a cue
+    skip a nearer one whose own scope is empty: on the 3,504 CodiEsp notes, 2 scopes of
+    25,211 sentences differ, by the cue's own token, and no mark. `cues` are in text
+    order and do not overlap (overlapping matches keep the longest).
     """
-    for i, cue in enumerate(cues):
+    for i, cue in enumerate(budget.checked(cues)):
         if cue.direction in ("FORWARD", "BIDIRECTIONAL"):
             for j in range(i + 1, len(cues)):
                 other = cues[j]
                 if other.modifier_span[0] >= cue.scope_span[1]:
                     break
                 cue.limit_scope(other)
-    for i, cue in enumerate(cues):
+    for i, cue in enumerate(budget.checked(cues)):
         if cue.direction in ("BACKWARD", "BIDIRECTIONAL"):
             for j in range(i - 1, -1, -1):
                 other = cues[j]
@@ -313,7 +325,7 @@ def _edges(cues: list["_Cue"], targets: list[Span]) -> list[tuple[Span, "_Cue"]]
     starts = [targets[i].start for i in order]
     longest = max(len(t) for t in targets)
     edges: list[tuple[Span, _Cue]] = []
-    for cue in cues:
+    for cue in budget.checked(cues):
         if cue.direction in ("TERMINATE", "PSEUDO"):
             continue
         scope_start, scope_end = cue.scope_span

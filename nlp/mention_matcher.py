@@ -21,6 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from codes.text import fold
+from nlp import budget
 from nlp.aliases import Alias
 from nlp.context import RULES_FILE, CueFinder, mention_barriers
 from nlp.lexicon import load_lexicon
@@ -71,6 +72,7 @@ class MentionMatcher:
         self.matcher = TermMatcher(phrases)
 
     def __call__(self, doc: Doc) -> Doc:
+        budget.check()
         matchers = [(CandidateSource.LEXICON, self.matcher)]
         learned = doc.user_data.get(LEARNED_PHRASES)
         if learned is not None:
@@ -82,7 +84,7 @@ class MentionMatcher:
             if rule.category in self.barriers
         ]
         found: dict[tuple[int, int], dict[CandidateSource, list[PhraseMatch]]] = {}
-        for sentence in doc.sents:
+        for sentence in budget.checked(doc.sents, every=1):
             tokens = [Token(t.idx, t.idx + len(t.text), t.text, fold(t.text)) for t in sentence]
             extra = [(t.i - sentence.start, s) for t in sentence for s in expansions.get(t.i, ())]
             cues = _cues_in(sentence, barriers, tokens)

@@ -6,7 +6,9 @@ followed by white space and a capital, digit or opening bracket, except after ab
 ("mg.", "Dr.", "e.g.", "vs."), initials ("J. Smith") and list numbers ("1. Hypertension").
 Decimals ("2.5") never split: no white space follows their point.
 
-Rules over the raw text, then one vectorised write of the boundaries into the Doc.
+Rules over the raw text, then one vectorised write of the boundaries into the Doc. A full
+stop's rules read at most the 60 characters before it, so the work is linear in the note
+however long its lines.
 """
 
 import re
@@ -17,11 +19,15 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.types import Ints2d
 
+from nlp import budget
+
 # Everything from a line break to the first visible character of the next line.
 _LINE_BREAK = re.compile(r"(?:\r\n|\r|\n)[ \t\r\n\f\v]*")
 # Sentence-final punctuation right after a word, optional closing quotes or brackets, blanks,
 # then something that can open a sentence.
 _FULL_STOP = re.compile(r"(?<=\S)([.!?]+)[\"')\]]*[ \t]+(?=[\"'(\[]?[A-Z0-9])")
+# Characters before a full stop that decide whether it ends a sentence.
+_LOOK_BACK = 60
 # Words (lower case, without the final full stop) after which a full stop does not end the
 # sentence: titles, dose units, Latin abbreviations. Not size units: "a 2 cm. The ..." is
 # how case reports end a sentence.
@@ -44,6 +50,7 @@ class SentenceSplitter:
     """Marks every token's `is_sent_start` from the rules in this module's docstring."""
 
     def __call__(self, doc: Doc) -> Doc:
+        budget.check()
         if len(doc) == 0:
             return doc
         starts = doc.to_array("IDX").astype(np.int64)
@@ -59,7 +66,7 @@ class SentenceSplitter:
 def sentence_starts(text: str) -> list[int]:
     """Character offsets where a sentence other than the first one starts, in order."""
     found = {m.end() for m in _LINE_BREAK.finditer(text) if m.end() < len(text)}
-    for m in _FULL_STOP.finditer(text):
+    for m in budget.checked(_FULL_STOP.finditer(text)):
         if m.group(1) != "." or _full_stop_ends_sentence(text, m.start(1)):
             found.add(m.end())
     return sorted(found)
@@ -67,15 +74,20 @@ def sentence_starts(text: str) -> list[int]:
 
 def _full_stop_ends_sentence(text: str, at: int) -> bool:
     """Whether the single full stop at `at` ends a sentence (it is known to close a word)."""
-    line_start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
-    words = text[max(line_start, at - 60) : at].split()
+    # The line's start matters only within the look-back: searching further back for it
+    # made a long line of full stops quadratic.
+    window = max(at - _LOOK_BACK, 0)
+    line_start = max(text.rfind("\n", window, at), text.rfind("\r", window, at)) + 1
+    if line_start == 0:
+        line_start = window  # no line break in the look-back: the line starts before it
+    words = text[max(line_start, at - _LOOK_BACK) : at].split()
     if not words:
         return True
     word = words[-1].lstrip("\"'([")
     lower = word.lower()
     if lower in _ABBREVIATIONS or _DOTTED.fullmatch(lower):
         return False
-    first_on_line = len(words) == 1 and at - 60 < line_start
+    first_on_line = len(words) == 1 and at - _LOOK_BACK < line_start
     if first_on_line and (word.isdigit() or len(word) == 1):
         return False  # a list item number or letter: "1. Hypertension", "a. Fever"
     if word.isdigit() and len(word) <= 2 and len(words) > 1 and words[-2][-1] in ".:;!?":

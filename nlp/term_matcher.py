@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from codes.text import words
+from nlp import budget
 from nlp.aliases import Alias
 from nlp.terms import content_stems, stem
 from nlp.tokens import Token
@@ -113,7 +114,9 @@ class TermMatcher:
         `cues` are the scope-ending cues of the sentence, which no window may straddle.
 
         The work is linear in the occurrences of the stems of the phrases found, never in
-        pairs of them: long run-on "sentences" stay cheap.
+        pairs of them: long run-on "sentences" stay cheap. A phrase reads only the tokens
+        near its rarest stem, so a common word ("acute", "disease") in a long sentence is
+        not read again for every phrase it is part of.
         """
         positions = _positions(tokens, extra_stems)
         matches = [
@@ -128,7 +131,7 @@ class TermMatcher:
         # Alphanumeric tokens before each index, and the cues as flags: O(1) window tests.
         alnum_before = list(itertools.accumulate((t.norm.isalnum() for t in tokens), initial=0))
         barriers = _Barriers(cues, len(tokens))
-        for phrase in multiword:
+        for phrase in budget.checked(multiword):
             width = len(phrase.stems) * _SPREAD + _SLACK
             for first, last in _occurrences(phrase, positions, width, barriers):
                 words_in = alnum_before[last + 1] - alnum_before[first]
@@ -172,8 +175,10 @@ class _Barriers:
 
     def __init__(self, cues: Sequence[Cue], length: int) -> None:
         self.cues = sorted(cues, key=lambda c: (c.first, c.last))
-        self._firsts = [c.first for c in self.cues]
-        self._longest = max((c.last - c.first for c in self.cues), default=0)
+        # The furthest any cue up to each one reaches: the cues before the first that
+        # reaches `first` all end before it. (A longest-cue bound instead let one long cue,
+        # "no prior prior ... history of", send every test back to the first cue.)
+        self._reach = list(itertools.accumulate((c.last for c in self.cues), max))
         self._covered_before: list[int] = []
         if self.cues:
             covered = [False] * length
@@ -188,7 +193,7 @@ class _Barriers:
         """Whether a cue that is not the phrase's own wording stands in first..last."""
         if not self.cues or self._covered_before[last + 1] == self._covered_before[first]:
             return False
-        for i in range(bisect_left(self._firsts, first - self._longest), len(self.cues)):
+        for i in range(bisect_left(self._reach, first), len(self.cues)):
             cue = self.cues[i]
             if cue.first > last:
                 break
@@ -222,10 +227,60 @@ def _occurrences(
     one around it, which is no better. Of windows sharing a token (one occurrence of a
     word cannot serve two occurrences of the phrase), the tightest wins, as the smallest
     window did when a phrase was matched once per sentence.
+
+    A window narrow enough holds an occurrence of the stem the sentence holds least
+    often, and lies within `width` tokens of it: the pass reads only those stretches (a
+    minimal window is minimal whatever lies outside it).
     """
-    stems = phrase.stems
-    events = heapq.merge(*([(p, k) for p in positions[s]] for k, s in enumerate(stems)))
-    last_seen = [-1] * len(stems)
+    found_at = [positions[s] for s in phrase.stems]
+    if all(len(at) == 1 for at in found_at):
+        # Each stem once, as in most sentences: the one minimal window spans them all.
+        first, last = min(at[0] for at in found_at), max(at[0] for at in found_at)
+        if last - first < width and not barriers.block(phrase, first, last):
+            return [(first, last)]
+        return []
+    windows: list[tuple[int, int]] = []
+    for low, high in _stretches(min(found_at, key=len), width):
+        windows.extend(_minimal_windows(phrase, found_at, low, high, width, barriers))
+    if len(windows) < 2:
+        return windows
+    chosen: list[tuple[int, int]] = []
+    taken: set[int] = set()
+    for first, last in sorted(windows, key=lambda w: (w[1] - w[0], w[0])):
+        if taken.isdisjoint(range(first, last + 1)):
+            chosen.append((first, last))
+            taken.update(range(first, last + 1))
+    return sorted(chosen)
+
+
+def _stretches(anchors: list[int], width: int) -> list[tuple[int, int]]:
+    """The token ranges (inclusive, in text order, apart) within `width` - 1 tokens of an
+    anchor: every window of fewer than `width` tokens holding an anchor lies in one."""
+    stretches: list[tuple[int, int]] = []
+    for anchor in anchors:
+        low, high = anchor - width + 1, anchor + width - 1
+        if stretches and low <= stretches[-1][1]:
+            stretches[-1] = (stretches[-1][0], high)
+        else:
+            stretches.append((low, high))
+    return stretches
+
+
+def _minimal_windows(
+    phrase: Phrase,
+    found_at: list[list[int]],
+    low: int,
+    high: int,
+    width: int,
+    barriers: _Barriers,
+) -> list[tuple[int, int]]:
+    """The minimal windows within tokens low..high narrower than `width` and free of
+    cues, in text order."""
+    inside = [p[bisect_left(p, low) : bisect_left(p, high + 1)] for p in found_at]
+    if not all(inside):
+        return []  # a stem missing from the stretch, as most are in a long sentence
+    events = heapq.merge(*([(p, k) for p in at] for k, at in enumerate(inside)))
+    last_seen = [-1] * len(found_at)
     windows: list[tuple[int, int]] = []
     previous_start = -1
     for position, at_position in itertools.groupby(events, key=itemgetter(0)):
@@ -236,12 +291,4 @@ def _occurrences(
             previous_start = start
             if position - start < width and not barriers.block(phrase, start, position):
                 windows.append((start, position))
-    if len(windows) < 2:
-        return windows
-    chosen: list[tuple[int, int]] = []
-    taken: set[int] = set()
-    for first, last in sorted(windows, key=lambda w: (w[1] - w[0], w[0])):
-        if taken.isdisjoint(range(first, last + 1)):
-            chosen.append((first, last))
-            taken.update(range(first, last + 1))
-    return sorted(chosen)
+    return windows

@@ -1,4 +1,8 @@
+import random
+
 import pytest
+from medspacy.common.medspacy_matcher import MedspacyMatcher
+from medspacy.common.util import prune_overlapping_matches
 from medspacy.context import ConTextGraph, ConTextModifier
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -13,6 +17,7 @@ from nlp.context import (
     load_context_rules,
     set_mentions,
 )
+from nlp.match_pruning import prune_overlaps
 from nlp.mentions import Assertion
 from nlp.sections import section_of
 from tests.unit.pipelines import assertion_pipeline
@@ -379,3 +384,79 @@ def test_scopes_and_marks_are_medspacys(pipeline: Language, text: str) -> None:
     assert [c.scope_span for c in ours] == [c.scope_span for c in reference]
     assert edges_of(_edges(ours, mentions)) == edges_of(graph.edges)
     assert len(graph.edges) > 0
+
+
+# Cues are matched as medspaCy matches them, overlapping ones pruned to the longest in
+# linear time (nlp/match_pruning.py) where medspaCy's pruning is quadratic.
+
+
+def random_matches(rng: random.Random) -> list[tuple[int, int, int]]:
+    """Matches (rule id, start, end) as crowded as cues get, empty ones included."""
+    span = rng.choice([5, 15, 40, 100])
+    lengths = [0, 1, 1, 1, 2, 2, 3, 4, 6, 10, 30]
+    matches = []
+    for _ in range(rng.randint(0, 30)):
+        start = rng.randint(0, span)
+        matches.append((rng.randint(0, 3), start, start + rng.choice(lengths)))
+    return matches
+
+
+def test_overlapping_matches_are_pruned_as_medspacy_prunes_them() -> None:
+    rng = random.Random(0)
+    for _ in range(3000):
+        matches = random_matches(rng)
+        assert prune_overlaps(matches) == list(prune_overlapping_matches(list(matches)))
+
+
+def test_one_long_match_over_many_short_ones_is_kept_alone() -> None:
+    """medspaCy needs a pass, and a recursive call, per short match: 1,000 of them raise
+    RecursionError."""
+    long_one = (1, 0, 3000)
+    short_ones = [(2, 2 * i + 1, 2 * i + 2) for i in range(1000)]
+    assert prune_overlaps([long_one, *short_ones]) == [long_one]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *SCOPE_SENTENCES,
+        "No known prior past medical history of diabetes; denies any prior history of asthma.",
+        "Gram-negative rods, no further evidence of pneumonia, not only sepsis but shock.",
+        "Her mother reports no significant past medical history, no history of interest.",
+    ],
+)
+def test_cues_are_medspacys_pruned_matches(pipeline: Language, text: str) -> None:
+    rules, _ = load_context_rules(pipeline)
+    reference = MedspacyMatcher(pipeline, name="reference", prune=True)
+    reference.add(rules)
+    doc = pipeline(text)
+    expected = sorted(
+        (start, end, reference.rule_map[doc.vocab[i].text].category)
+        for i, start, end in reference(doc)
+    )
+    context = pipeline.get_pipe("medcode_context")
+    found = [(start, end, rule.category) for rule, start, end in context.cues(doc)]
+    assert found == expected
+    assert found
+
+
+def test_a_long_cue_over_many_short_ones_is_one_cue(pipeline: Language) -> None:
+    """ "no prior prior ... history of" is one negation however many "prior"s it holds."""
+    text = "No " + "prior " * 3000 + "history of pneumonia, no fever, and possible sepsis."
+    assert assertions(pipeline, text, "pneumonia", "fever", "sepsis") == [
+        Assertion.NEGATED,
+        Assertion.NEGATED,
+        Assertion.POSSIBLE,
+    ]
+
+
+def test_a_run_on_sentence_of_commas_keeps_each_assertion(pipeline: Language) -> None:
+    """Thousands of comma cues after one negation: it reaches all of them (commas do not
+    end a negation), and a possibility later in the sentence ends it."""
+    text = "No fever, " + "cough, " * 3000 + "rash, possible pneumonia, sepsis."
+    assert assertions(pipeline, text, "fever", "rash", "pneumonia", "sepsis") == [
+        Assertion.NEGATED,
+        Assertion.NEGATED,
+        Assertion.POSSIBLE,
+        Assertion.POSSIBLE,
+    ]

@@ -149,3 +149,87 @@ def test_the_rules_file_loads_from_the_package() -> None:
     assert "past_medical_history" in rules.phrases
     assert "pmh" in rules.phrases["past_medical_history"]
     assert "family_history" in rules.line_scoped
+
+
+# Headers are placed from line and paragraph ends found once per note (nlp/sections.py,
+# `_Lines`) rather than by scanning from each header; these notes pin down the places
+# where the two could part: other line breaks, bullets, many headers on one line, runs of
+# repeated headers.
+
+
+def sections_in(sectioner: Language, text: str) -> list[tuple[str | None, str, str]]:
+    """(category, header, body) of each section, each line break read as a space."""
+    doc = sectioner(text)
+    return [
+        (
+            s.category,
+            doc[s.title_start : s.title_end].text.strip(),
+            " ".join(doc[s.body_start : s.body_end].text.split()),
+        )
+        for s in doc._.sections
+    ]
+
+
+LF_NOTE = (
+    "CHIEF COMPLAINT: chest pain\nHPI: cough for a week.\nfever since monday\n\n"
+    "FH: father with MI.\nhe smokes\nMedications:\naspirin\n1.\nafter the list\n"
+)
+
+
+@pytest.mark.parametrize("line_break", ["\r\n", "\r"])
+def test_other_line_breaks_give_the_same_sections(sectioner: Language, line_break: str) -> None:
+    expected = [
+        ("chief_complaint", "CHIEF COMPLAINT:", "chest pain"),
+        ("history_of_present_illness", "HPI:", "cough for a week. fever since monday"),
+        (None, "", ""),  # the inline HPI section ends at the blank line
+        ("family_history", "FH:", "father with MI."),
+        (None, "", "he smokes"),  # an inline family history ends with its line
+        ("medications", "Medications:", "aspirin 1. after the list"),
+    ]
+    assert sections_in(sectioner, LF_NOTE) == expected
+    assert sections_in(sectioner, LF_NOTE.replace("\n", line_break)) == expected
+
+
+def test_many_headers_on_one_line(sectioner: Language) -> None:
+    text = (
+        "Seen today. HPI: cough for a week. Assessment: pneumonia. Plan: antibiotics. FH: asthma."
+    )
+    assert sections_in(sectioner, text) == [
+        (None, "", "Seen today."),
+        ("history_of_present_illness", "HPI:", "cough for a week."),
+        ("assessment_and_plan", "Assessment:", "pneumonia."),
+        ("assessment_and_plan", "Plan:", "antibiotics."),
+        ("family_history", "FH:", "asthma."),
+    ]
+
+
+def test_bullets_and_modifiers_before_headers(sectioner: Language) -> None:
+    doc = sectioner(
+        "- Discharge Medications: aspirin\n* Admission Diagnosis: sepsis\n  - PMH: diabetes\n"
+        "Discharge Home Medications: none\nPatient Discharge Follow Plan: rest\n"
+    )
+    assert section_at(doc, "aspirin") == "medications"
+    assert section_at(doc, "sepsis") == "diagnoses"
+    assert section_at(doc, "diabetes") == "past_medical_history"
+    assert section_at(doc, "none") == "medications"
+    # Three words before "Plan" are no header's modifiers: no header, the section goes on.
+    assert section_at(doc, "rest") == "medications"
+
+
+def test_unknown_header_lines_beside_known_ones(sectioner: Language) -> None:
+    text = "Disposition:\nhome\nVital Signs:\nstable\nAssessment: ok\nCode Status:\nfull\n"
+    assert sections_in(sectioner, text) == [
+        (None, "Disposition:", "home"),
+        (None, "Vital Signs:", "stable"),
+        ("assessment_and_plan", "Assessment:", "ok"),
+        (None, "Code Status:", "full"),
+    ]
+
+
+def test_a_long_run_of_inline_headers_gives_one_section_each(sectioner: Language) -> None:
+    doc = sectioner("HPI: x\n" * 5000)
+    named = [s for s in doc._.sections if s.category is not None]
+    assert len(named) == 5000
+    assert {s.category for s in named} == {"history_of_present_illness"}
+    assert {doc[s.body_start : s.body_end].text.strip() for s in named} == {"x"}
+    assert sum(1 for s in doc.sents if s.text.strip() == "HPI:") == 5000

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.db import schema
 from app.db.session import Database
 from app.limits import RateLimitedError, RateLimiter
 from app.log_hygiene import install as install_log_hygiene
@@ -27,6 +28,7 @@ MARKER = "zebra-marker-7731 the patient's own words"
 def limited(tmp_path: Path, data_dir: Path, service: SuggestService) -> Iterator[Site]:
     url = f"sqlite:///{tmp_path / 'limits.db'}"
     database = Database.from_url(url)
+    schema.upgrade(database.engine)
     tokens = add_users(database)
     settings = review_settings(tmp_path, data_dir, url).model_copy(
         update={"rate_limit_per_minute": 60.0, "rate_limit_burst": 3, "failed_auth_burst": 2}
@@ -118,10 +120,10 @@ def test_an_unexpected_error_is_a_500_without_its_message(
     async def boom() -> None:
         raise ValueError(MARKER)
 
-    guarded = UnexpectedErrors(app)
+    app.add_middleware(UnexpectedErrors)  # as create_app does: inside the server's own
 
     async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=guarded)
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.post("/boom", content=MARKER.encode())
 
@@ -149,3 +151,17 @@ def test_logged_tracebacks_keep_places_and_types_not_messages(
     text = caplog.text
     assert "RuntimeError" in text and "KeyError" in text and "test_limits.py" in text
     assert MARKER not in text
+
+
+def test_a_note_over_the_reading_budget_is_refused_without_its_text(
+    tmp_path: Path, data_dir: Path, service: SuggestService
+) -> None:
+    url = f"sqlite:///{tmp_path / 'budget.db'}"
+    settings = review_settings(tmp_path, data_dir, url).model_copy(update={"request_seconds": 1e-9})
+    with TestClient(create_app(settings, service)) as client:
+        auth = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+        for path in ("/suggest", "/annotate"):
+            answer = client.post(path, json={"text": f"Pneumonia. {MARKER}"}, headers=auth)
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["error"] == "reading_budget_exceeded"
+            assert MARKER not in answer.text

@@ -1,3 +1,4 @@
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -16,6 +17,7 @@ from app.schemas import (
 from app.schemas_annotate import AnnotateResponse, candidate_out, mention_out
 from app.services.intake import store_run
 from app.services.suggest import SuggestResult, SuggestService
+from nlp import budget
 
 router = APIRouter(tags=["suggest"], dependencies=[Depends(require_json)])
 Service = Annotated[SuggestService, Depends(suggest_service)]
@@ -29,9 +31,15 @@ _ERRORS = {
     401: {"description": "No valid token"},
     403: {"description": "A token whose role is neither ehr nor admin"},
     429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
-    503: {"description": "Busy, over the time budget, or (store: true) no database"},
+    422: {"description": "Not valid, or reading the note took longer than its time budget"},
+    503: {"description": "Busy, or (store: true) the database is unavailable"},
 }
 Caller = Annotated[Actor, Depends(require_roles(*EHR_API))]
+
+
+def reading_budget(request: Request) -> AbstractContextManager[None]:
+    """MEDCODE_REQUEST_SECONDS for reading the note: past it, 422 reading_budget_exceeded."""
+    return budget.limit(request.app.state.settings.request_seconds)
 
 
 def _store(
@@ -63,7 +71,10 @@ def suggest(
 ) -> SuggestResponse:
     """Ranked codes for a clinical note, each with its evidence in the note; with
     `store: true`, also stored as an encounter for coders to review."""
-    result = service.suggest(body.text, body.systems, body.limit, body.setting, body.conventions)
+    with reading_budget(request):
+        result = service.suggest(
+            body.text, body.systems, body.limit, body.setting, body.conventions
+        )
     stored = _store(request, caller, body, result) if body.store else None
     return SuggestResponse(
         model_version=result.model_version,
@@ -97,10 +108,13 @@ def suggest(
 
 
 @router.post("/annotate", response_model=AnnotateResponse, responses=_ERRORS)  # type: ignore[arg-type]
-def annotate(body: AnnotateRequest, service: Service, caller: Caller) -> AnnotateResponse:
+def annotate(
+    body: AnnotateRequest, service: Service, caller: Caller, request: Request
+) -> AnnotateResponse:
     """The mentions the note reader found, with their candidate codes (for debugging)."""
     systems = set(service.systems_for(body.systems))
-    result = service.annotate(body.text)
+    with reading_budget(request):
+        result = service.annotate(body.text)
     mentions = []
     for mention in result.mentions:
         wanted = [c for c in mention.candidates if c.system in systems][: body.max_candidates]

@@ -86,9 +86,10 @@ class Settings(BaseSettings):
         default=32, ge=1, description="Requests in flight per worker before new ones get 503"
     )
     request_seconds: float = Field(
-        default=10.0,
+        default=4.5,
         gt=0.0,
-        description="Time budget of reading one note; a request over it gets 503",
+        description="Time budget of reading one note, so that every /suggest answers within"
+        " about 5 s; a note over it gets 422 reading_budget_exceeded",
     )
     retention_days: int | None = Field(
         default=None,

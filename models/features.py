@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from codes.systems import CodeSystem
 from models.guidelines import support_weight
+from nlp import budget
 from nlp.mentions import Assertion, CandidateSource, Mention
 
 CodeKey = tuple[str, str]  # (system, code)
@@ -254,7 +255,7 @@ def _mention_features(signals: NoteSignals) -> dict[CodeKey, dict[str, float]]:
     """Per code named by a mention: the best similarities, counts and assertions."""
     named: dict[CodeKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     length = max(signals.note_length, 1)
-    for mention in signals.mentions:
+    for mention in budget.checked(signals.mentions):
         for candidate in mention.candidates:
             key = (candidate.system.value, candidate.code)
             row = named[key]

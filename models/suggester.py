@@ -12,6 +12,7 @@ from models.guidelines import Setting
 from models.profiles import Profile
 from models.ranker_model import RankerModel, catalog_facts
 from models.suggestions import ScoredCode
+from nlp import budget
 from nlp.pipeline import NoteReader
 
 
@@ -39,6 +40,10 @@ class Suggester:
     ) -> list[ScoredCode]:
         """Every ranked code of the wanted systems (or the best `limit`), best first."""
         mentions = model.read(reader, text)
+        # The reading budget of the request (nlp.budget) covers ranking and conventions too.
+        budget.check()
         ranked = model.rank(text, mentions, self.facts, [s.value for s in systems])
+        budget.check()
         scored = self.conventions.apply(profile, ranked, model.decisions, text, mentions, setting)
+        budget.check()
         return scored if limit is None else scored[:limit]

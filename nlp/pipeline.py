@@ -33,7 +33,7 @@ from spacy.tokens import Doc, Span
 
 # Importing the component modules registers their factories with spaCy.
 from nlp import abbreviations as _abbreviations  # noqa: F401
-from nlp import context, sections, sentences  # noqa: F401
+from nlp import budget, context, sections, sentences  # noqa: F401
 from nlp import pcs_mentions as _pcs_mentions  # noqa: F401
 from nlp.guarded_tokenizer import GuardedTokenizer
 from nlp.lexicon import LINKER_FOLDER, load_lexicon
@@ -329,10 +329,12 @@ class NoteReader:
         spans: Sequence[Span] = [
             s for s in doc.spans[MENTIONS_KEY] if not sections.in_named_header(s)
         ]
+        budget.check()
         near = self._near_candidates([s.text for s in _worth_linking(spans)])
+        budget.check()
         mentions = []
         composed_cache: dict[object, list[CandidateCode]] = {}
-        for span in spans:
+        for span in budget.checked(spans):
             candidates = _merge(span._.get(CANDIDATES_ATTR), near.get(span.text, []))
             if self.composer is not None:
                 composed = composed_candidates(self.composer, span, candidates, composed_cache)

@@ -1,8 +1,9 @@
 """Distinct synthetic notes for the reader's memory tests, and the process's memory.
 
-Each note is a sentence of a CodiEsp case report with made-up words mixed in (a surname, a
-record number, a dose, a word no dictionary has, the note's number): every note brings
-strings the reader has never seen, as a stream of real patients' notes would.
+Each note is a sentence of a CodiEsp case report with made-up words mixed in (names, a
+record number, a dose, a date, a telephone number, words no dictionary has, the note's
+number): every note brings some ten strings the reader has never seen, as a stream of real
+patients' notes would.
 """
 
 import random
@@ -33,6 +34,10 @@ def distinct_notes(sentences: list[str], count: int, seed: int = 0) -> Iterator[
             f"Mr. {_made_up(rng).capitalize()}",
             f"MRN {rng.randint(10**6, 10**7 - 1)}",
             f"{rng.randint(1, 999)}.{rng.randint(0, 99)} mg",
+            f"on {rng.randint(1, 28)}/{rng.randint(1, 12)}/{rng.randint(1950, 2024)}",
+            f"Dr. {_made_up(rng).capitalize()}",
+            f"tel. {rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
+            _made_up(rng),
             _made_up(rng),
             f"n{number}",
         ):

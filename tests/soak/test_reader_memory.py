@@ -14,11 +14,14 @@ from nlp.pipeline import NoteReader, build_language
 from tests.soak.notes import case_report_sentences, distinct_notes, rss_mib
 
 NOTES = 20_000
-# Well below the default, so that the stream sees a renewal every ~2,000 notes.
+# Well below the default, so that the stream sees a renewal every ~800 notes.
 RENEW_AFTER = 10_000
 EVERY = 1_000
-# Without renewal the process grew by ~48 MiB between the 5,000th and 20,000th note (a
-# third of it the stem cache below filling up); with it, by under 5.
+# Compared: the highest RSS over notes 6,000 to 9,000 (the allocator has settled: the
+# first renewals spread pipelines over another thread's malloc arena) and over the last
+# 3,000. A reader that never renewed grew by 40 MiB between them (its string store by
+# ~140,000 strings); a renewing one by 1 or 2.
+EARLY, LATE = range(6_000, 9_001, EVERY), range(17_000, NOTES + 1, EVERY)
 RSS_TOLERANCE_MIB = 15
 
 
@@ -42,20 +45,25 @@ def test_memory_stays_flat_over_20000_distinct_notes(
     sentences = case_report_sentences(data_dir)
     most_strings = 0
     rss: dict[int, float] = {}
-    with caplog.at_level(logging.INFO, logger="nlp.pipeline"):
+    with caplog.at_level(logging.INFO):
         for number, text in enumerate(distinct_notes(sentences, NOTES), 1):
             own.read(text)
             most_strings = max(most_strings, len(own.nlp.vocab.strings))
             if number % EVERY == 0:
                 rss[number] = rss_mib()
 
-    assert own.renewals >= 5
+    logging.getLogger(__name__).info(
+        "strings at most %d (fresh %d); RSS MiB by notes read: %s",
+        most_strings,
+        fresh,
+        {n: round(mib) for n, mib in rss.items()},
+    )
+    assert own.renewals >= 15
     # Reads go on while the next pipeline is built, but wait for it at twice the bound.
     assert most_strings < fresh + 2 * RENEW_AFTER + 200
     # Each window holds renewals, so its highest point holds a pipeline being built too.
-    early = max(rss[n] for n in range(3_000, 6_001, EVERY))
-    late = max(rss[n] for n in range(17_000, NOTES + 1, EVERY))
+    early, late = max(rss[n] for n in EARLY), max(rss[n] for n in LATE)
     assert late - early < RSS_TOLERANCE_MIB, {n: round(mib) for n, mib in rss.items()}
     renewals = [r.getMessage() for r in caplog.records if "renewed" in r.getMessage()]
-    assert len(renewals) >= 5
+    assert len(renewals) >= 15
     assert not any("Mr." in message or "MRN" in message for message in renewals)

@@ -23,6 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -209,6 +210,10 @@ class NoteReader:
         self._pipeline = _Pipeline(nlp, len(nlp.vocab.strings) + renew_after)
         # Held while a renewal builds: one at a time, and none while the last is running.
         self._renewing = threading.Lock()
+        # One long-lived thread builds every renewal (started at the first). A new thread
+        # each time may take another malloc arena, where the memory the last pipeline
+        # freed is not reused: the process then crept up by ~10 MB every few renewals.
+        self._renewer = ThreadPoolExecutor(1, thread_name_prefix="medcode-reader-renewal")
         # Near matches of recent mention texts: the same phrases recur from note to note,
         # and linking is the slowest step. Same text, same answer, so caching is exact.
         self._near_cache: OrderedDict[str, list[CandidateCode]] = OrderedDict()
@@ -269,14 +274,12 @@ class NoteReader:
                         pass
 
     def _renew_in_background(self, full: _Pipeline) -> None:
-        """The reads go on, on the full pipeline, while a thread builds the next one."""
+        """The reads go on, on the full pipeline, while the renewal thread builds the next."""
         if full is not self._pipeline or not self._renewing.acquire(blocking=False):
             return  # already renewed, or being renewed
         try:
-            threading.Thread(
-                target=self._renew_and_release, name="medcode-reader-renewal", daemon=True
-            ).start()
-        except RuntimeError:  # no thread to be had: renew later rather than fail the read
+            self._renewer.submit(self._renew_and_release)
+        except RuntimeError:  # no thread (the interpreter is exiting): never fail the read
             full.renew_at += self.renew_after
             self._renewing.release()
             logger.warning("could not start the pipeline renewal; retrying later")

@@ -17,10 +17,10 @@ NOTES = 20_000
 # Well below the default, so that the stream sees a renewal every ~800 notes.
 RENEW_AFTER = 10_000
 EVERY = 1_000
-# Compared: the highest RSS over notes 6,000 to 9,000 (the allocator has settled: the
-# first renewals spread pipelines over another thread's malloc arena) and over the last
-# 3,000. A reader that never renewed grew by 40 MiB between them (its string store by
-# ~140,000 strings); a renewing one by 1 or 2.
+# Compared: the highest RSS over notes 6,000 to 9,000 (after the first renewals, once the
+# process has held a full pipeline and a new one at once) and over the last 3,000. A reader
+# that never renewed grew by 40 MiB between them (its string store by ~140,000 strings); a
+# renewing one by 0 to 2.
 EARLY, LATE = range(6_000, 9_001, EVERY), range(17_000, NOTES + 1, EVERY)
 RSS_TOLERANCE_MIB = 15
 

@@ -98,7 +98,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     with repository(settings) as repo:
         reviewed = repo.reviewed_encounters()
-        repo.audit_reads(CLI_ACTOR, "encounter.export", (r.encounter_id for r in reviewed))
+        repo.audit_each(CLI_ACTOR, "encounter.export", (r.encounter_id for r in reviewed))
     with args.reviewed.open("w", encoding="utf-8") as out:
         for record in reviewed:
             line = {
@@ -127,7 +127,7 @@ def reviewed_source(settings: Settings) -> RecordsSource:
     with opened(settings) as database, database.session_scope() as session:
         repo = Repository(session)
         reviewed = repo.reviewed_encounters()
-        repo.audit_reads(CLI_ACTOR, "encounter.train", (r.encounter_id for r in reviewed))
+        repo.audit_each(CLI_ACTOR, "encounter.train", (r.encounter_id for r in reviewed))
         url = database.url
     records = [
         EncounterRecord(

@@ -524,9 +524,7 @@ class Repository:
                 .values(note_text="", purged_at=now)
                 .execution_options(synchronize_session=False)
             )
-            for encounter_id in ids:
-                self.audit(actor, "encounter.purge", encounter_id, None, {}, now)
-            self.session.flush()
+            self.audit_each(actor, "encounter.purge", ids, now)
             purged += len(ids)
 
     # --- reviews ---------------------------------------------------------------------------
@@ -671,12 +669,19 @@ class Repository:
         self.session.flush()
         return entry
 
-    def audit_reads(self, actor: Actor, action: str, encounter_ids: Iterable[int]) -> None:
-        """One audit row per encounter read in bulk (an export, a training run)."""
-        now = utcnow()
+    def audit_each(
+        self,
+        actor: Actor,
+        action: str,
+        encounter_ids: Iterable[int],
+        now: datetime | None = None,
+    ) -> None:
+        """One audit row per encounter touched in bulk (an export, a training run, a
+        purge), added in one flush."""
+        at = now or utcnow()
         self.session.add_all(
             AuditEntry(
-                at=now,
+                at=at,
                 actor_id=actor.user_id,
                 actor_name=actor.name,
                 action=action,

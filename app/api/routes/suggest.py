@@ -22,12 +22,12 @@ from nlp import budget
 router = APIRouter(tags=["suggest"], dependencies=[Depends(require_json)])
 Service = Annotated[SuggestService, Depends(suggest_service)]
 
-_ERRORS = {
+_BODY_ERRORS = {
     415: {"description": "The body is not JSON"},
     422: {"description": "The body is not valid: the detail says which field and why"},
 }
 _ERRORS = {
-    **_ERRORS,
+    **_BODY_ERRORS,
     401: {"description": "No valid token"},
     403: {"description": "A token whose role is neither ehr nor admin"},
     429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},

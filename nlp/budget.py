@@ -34,6 +34,11 @@ class _Limit(NamedTuple):
 _limit: ContextVar[_Limit | None] = ContextVar("medcode_reading_limit", default=None)
 
 
+def _now() -> float:
+    """The budget's own clock, so a test can step it without touching other threads' time."""
+    return time.monotonic()
+
+
 class BudgetExceededError(MedcodeError):
     """The note took longer to read than its budget. The client can send it in shorter
     parts; the detail names the budget only, never the note."""
@@ -55,7 +60,7 @@ def limit(seconds: float) -> Iterator[None]:
 
     A limit inside another never extends it: the earlier deadline holds.
     """
-    mine = _Limit(time.monotonic() + seconds, seconds)
+    mine = _Limit(_now() + seconds, seconds)
     outer = _limit.get()
     token = _limit.set(outer if outer is not None and outer.deadline <= mine.deadline else mine)
     try:
@@ -67,7 +72,7 @@ def limit(seconds: float) -> Iterator[None]:
 def check() -> None:
     """Raise BudgetExceededError if the deadline in force has passed; without one, nothing."""
     current = _limit.get()
-    if current is not None and time.monotonic() > current.deadline:
+    if current is not None and _now() > current.deadline:
         raise BudgetExceededError(current.seconds)
 
 

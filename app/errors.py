@@ -51,6 +51,20 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _unreadable_body(cause: BaseException) -> list[dict[str, Any]]:
+    """What made a body unreadable as JSON, where FastAPI only says "error parsing the
+    body": the same shape as a JSON syntax error, which FastAPI reports itself."""
+    if isinstance(cause, UnicodeDecodeError):
+        why = "the body is not UTF-8 text"
+    elif isinstance(cause, RecursionError):
+        why = "the JSON is nested too deeply"
+    elif isinstance(cause, ValueError) and "digits" in str(cause):
+        why = "a number in the body has too many digits"
+    else:
+        why = "the body could not be read as JSON"
+    return [{"loc": ["body"], "msg": why, "type": "json_invalid"}]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
@@ -66,6 +80,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI's body parsing
+            return error_response(422, "invalid_request", _unreadable_body(exc.__cause__))
         error = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, error, exc.detail)
 

@@ -1,17 +1,13 @@
-"""The reader on adversarial notes at the 200,000-character request limit.
-
-Each input repeats a shape that once made some step quadratic: comma cues, inline
-headers, one sentence without full stops, negations, header lines, a long cue over many
-short ones, many headers or full stops on one line; and real text (CodiEsp notes joined).
-For each, the time of a full read at 200,000 characters (it must stay under 5 s) and the
-cost per character at 20k, 50k, 100k and 200k, which stays flat when the read is linear.
+"""The reader on adversarial notes (tests/slow_shapes.py) at the 200,000-character
+request limit. For each shape, the time of a full read at 200,000 characters (it must
+stay under 5 s) and the cost per character at 20k, 50k, 100k and 200k, which stays flat
+when the read is linear.
 The /suggest use case (reading, ranking, conventions) is timed at 200k beside it.
 
 Run with `make bench` on what `make install` built (var/).
 """
 
 import gc
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,46 +22,12 @@ from codes.catalog import Catalog
 from codes.errors import MedcodeError
 from models.artifacts import ArtifactStore
 from nlp.pipeline import LinkingSettings, NoteReader
+from tests.slow_shapes import joined_codiesp, shapes
 
 pytestmark = pytest.mark.bench
 
 LENGTHS = (20_000, 50_000, 100_000, 200_000)
 LIMIT_SECONDS = 5.0
-
-
-def repeat(unit: str, length: int) -> str:
-    return (unit * (length // len(unit) + 1))[:length]
-
-
-@dataclass(frozen=True)
-class Shape:
-    name: str
-    make: Callable[[int], str]  # a note of the given length
-    held_to_limit: bool = True  # False: reported, not asserted (see its note)
-    note: str = ""
-
-
-def shapes(codiesp: str) -> list[Shape]:
-    one_sentence = re.sub(r"[.!?;\r\n]+", " ", codiesp)
-    return [
-        Shape("commas", lambda n: repeat("pneumonia, ", n)),
-        Shape("inline headers", lambda n: repeat("HPI: x\n", n)),
-        Shape("one sentence (CodiEsp)", lambda n: one_sentence[:n]),
-        Shape("one sentence (and)", lambda n: repeat("fever and cough with pneumonia and ", n)),
-        Shape("negations", lambda n: repeat("no fever no cough no pneumonia ", n)),
-        Shape("header lines", lambda n: repeat("Assessment:\n", n)),
-        Shape("unknown header lines", lambda n: repeat("Xyz:\n", n)),
-        Shape("headers on one line", lambda n: repeat("HPI: x. ", n)),
-        Shape("full stops on one line", lambda n: repeat("Fever. ", n)),
-        Shape("long cue", lambda n: ("no " + "prior " * (n // 6 - 5) + "history of x").ljust(n)),
-        Shape("CodiEsp notes joined", lambda n: codiesp[:n]),
-        Shape(
-            "dense abbreviations",
-            lambda n: repeat("HTN, DM2, CAD, CHF, AKI and COPD. ", n),
-            held_to_limit=False,
-            note="linear, but every sentence names dozens of codes: the cost is per mention",
-        ),
-    ]
 
 
 @dataclass(frozen=True)
@@ -104,17 +66,7 @@ def loaded() -> Iterator[Loaded]:
 
 @pytest.fixture(scope="module")
 def codiesp(data_dir: Path) -> str:
-    folder = data_dir / "codiesp"
-    notes = sorted(folder.glob("*/text_files_en/*.txt"))
-    if not notes:
-        pytest.skip("no CodiEsp notes in the data folder")
-    joined, length = [], 0
-    for path in notes:
-        joined.append(path.read_text("utf-8"))
-        length += len(joined[-1]) + 2
-        if length > 2 * max(LENGTHS):  # some to spare: the one-sentence shape drops stops
-            break
-    return "\n\n".join(joined)
+    return joined_codiesp(data_dir, 2 * max(LENGTHS))  # to spare: one shape drops stops
 
 
 def timed(work: Callable[..., object], *args: object) -> float:

@@ -278,7 +278,12 @@ class Repository:
     ) -> tuple[Encounter, SuggestionRun]:
         """A new encounter, or a new version of the one with `external_id`: its note text
         is replaced and its version goes up, and the run keeps this version's text. No run
-        is ever overwritten."""
+        is ever overwritten.
+
+        A repost of what the latest run already holds (same text, setting, model,
+        conventions and suggestions) changes nothing and returns that run: an EHR that
+        retries after an answer it never got, though the store was committed, must not
+        make a new version for coders to review again."""
         now = now or utcnow()
         setting = Setting(setting) if setting is not None else None
         encounter = (
@@ -286,6 +291,14 @@ class Repository:
             if external_id is not None
             else None
         )
+        if encounter is not None and setting in (None, encounter.setting):
+            latest = self.latest_run(encounter.id)
+            if (latest.note_text, latest.model_version, latest.conventions) == (
+                text,
+                model_version,
+                conventions,
+            ) and latest.suggestions == [dict(s) for s in suggestions]:
+                return encounter, latest
         if encounter is None:
             encounter = Encounter(
                 external_id=external_id, setting=setting, note_text=text, received_at=now

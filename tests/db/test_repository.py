@@ -30,6 +30,21 @@ from app.db.tables import (
 from tests.db.helpers import EHR, NOTE, NOW, add_user, store
 
 
+def test_a_repost_of_the_latest_run_changes_nothing(database: Database) -> None:
+    """An EHR's retry of a store it never heard back from is not a new version."""
+    first, run1 = store(database, text=NOTE)
+    again, rerun = store(database, text=NOTE, now=NOW + timedelta(minutes=1))
+    assert (again.id, rerun.id, again.version) == (first.id, run1.id, 1)
+    newer_model, run2 = store(database, text=NOTE, model_version="m2")
+    other_setting, run3 = store(database, text=NOTE, model_version="m2", setting="outpatient")
+    assert len({run1.id, run2.id, run3.id}) == 3 and other_setting.version == 3
+    with database.session_scope() as session:
+        repo = Repository(session)
+        assert [r.id for r in repo.runs(first.id)] == [run1.id, run2.id, run3.id]
+        actions = [e.action for e in repo.audit_timeline(first.id)]
+        assert actions.count("encounter.store") == 3
+
+
 def test_a_new_version_adds_a_run_and_overwrites_nothing(database: Database) -> None:
     first, run1 = store(database, text=NOTE)
     second, run2 = store(database, text=NOTE + " Addendum: sepsis.", now=NOW + timedelta(hours=1))

@@ -11,9 +11,6 @@ from app.log_hygiene import where
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("medcode.access")
-# The scope key of when the request reached the app (time.monotonic()), set by the
-# outermost middleware: time budgets count from it, so queueing and parsing are counted.
-RECEIVED_AT = "medcode.received_at"
 
 
 class BodySizeLimit:
@@ -134,7 +131,6 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        scope[RECEIVED_AT] = time.monotonic()
         response = _ResponseWatch(send)
         try:
             await self.app(scope, receive, response.send)

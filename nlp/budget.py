@@ -55,13 +55,12 @@ class BudgetExceededError(MedcodeError):
 
 
 @contextmanager
-def limit(seconds: float, since: float | None = None) -> Iterator[None]:
-    """Reading inside this block stops with BudgetExceededError `seconds` after `since`
-    (a time.monotonic() reading, such as when the request arrived; default: now).
+def limit(seconds: float) -> Iterator[None]:
+    """Reading inside this block stops with BudgetExceededError after `seconds`.
 
     A limit inside another never extends it: the earlier deadline holds.
     """
-    mine = _Limit((_now() if since is None else since) + seconds, seconds)
+    mine = _Limit(_now() + seconds, seconds)
     outer = _limit.get()
     token = _limit.set(outer if outer is not None and outer.deadline <= mine.deadline else mine)
     try:

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Request
 from app.api.deps import require_json, suggest_service
 from app.auth import EHR_API, app_database, require_roles
 from app.db.repository import Actor
-from app.middleware import RECEIVED_AT
 from app.schemas import (
     AnnotateRequest,
     Evidence,
@@ -39,12 +38,8 @@ Caller = Annotated[Actor, Depends(require_roles(*EHR_API))]
 
 
 def reading_budget(request: Request) -> AbstractContextManager[None]:
-    """MEDCODE_REQUEST_SECONDS from the request's arrival (its body read and parsed, a
-    wait for a worker thread) to the end of reading it: past it, 422
-    reading_budget_exceeded."""
-    return budget.limit(
-        request.app.state.settings.request_seconds, since=request.scope.get(RECEIVED_AT)
-    )
+    """MEDCODE_REQUEST_SECONDS for reading the note: past it, 422 reading_budget_exceeded."""
+    return budget.limit(request.app.state.settings.request_seconds)
 
 
 def _store(

@@ -88,8 +88,9 @@ class Settings(BaseSettings):
     request_seconds: float = Field(
         default=4.5,
         gt=0.0,
-        description="Time budget of reading one note, so that every /suggest answers within"
-        " about 5 s; a note over it gets 422 reading_budget_exceeded",
+        description="Processor seconds reading one note may take, so that every /suggest"
+        " of one caller answers within about 5 s on an idle worker; a note over it gets 422"
+        " reading_budget_exceeded (time spent waiting for a busy worker is not counted)",
     )
     retention_days: int | None = Field(
         default=None,

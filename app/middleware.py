@@ -85,10 +85,25 @@ class InFlightLimit:
             await busy(scope, receive, send)
             return
         self.in_flight += 1
+        answered = False
+
+        def done() -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                self.in_flight -= 1
+
+        async def send_and_count(message: Message) -> None:
+            # Counted out once the answer's last byte is handed on: a client may send its
+            # next request before this task runs again, and must not find it still in.
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                done()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_and_count)
         finally:
-            self.in_flight -= 1
+            done()
 
 
 class UnexpectedErrors:

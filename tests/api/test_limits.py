@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import BackgroundTasks, FastAPI
 from fastapi.testclient import TestClient
 
 from app.db import schema
@@ -107,6 +107,37 @@ def test_requests_past_the_cap_in_flight_get_503_and_probes_pass() -> None:
     assert third.status_code == 503 and third.json()["error"] == "busy"
     assert third.headers["Retry-After"] == "1"
     assert probe.status_code == 200
+    assert capped.in_flight == 0
+
+
+def test_a_request_is_counted_out_once_its_answer_is_sent() -> None:
+    """Work after the answer (a background task, the task's own unwinding) does not hold
+    a place: the client's next request must find it free."""
+    after = asyncio.Event()
+    app = FastAPI()
+
+    @app.get("/answered")
+    async def answered(tasks: BackgroundTasks) -> dict[str, str]:
+        tasks.add_task(after.wait)
+        return {"ok": "yes"}
+
+    capped = InFlightLimit(app, limit=1, exempt=frozenset())
+
+    async def scenario() -> tuple[httpx.Response, int]:
+        transport = httpx.ASGITransport(app=capped)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            first = asyncio.create_task(client.get("/answered"))
+            for _ in range(500):  # the answer is sent, its background task still waits
+                await asyncio.sleep(0.01)
+                if capped.in_flight == 0:
+                    break
+            counted = capped.in_flight
+            after.set()
+            return await first, counted
+
+    first, counted = asyncio.run(scenario())
+    assert first.status_code == 200
+    assert counted == 0
     assert capped.in_flight == 0
 
 

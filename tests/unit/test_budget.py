@@ -1,7 +1,9 @@
 """The reading budget (nlp/budget.py): a deadline the caller sets stops the reader; without
 one, nothing changes."""
 
+import contextvars
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -128,6 +130,34 @@ def test_a_limit_holds_in_its_own_thread_only() -> None:
         thread.start()
         thread.join()
     assert failures == []
+
+
+def test_a_limit_copied_into_another_thread_does_not_apply_there() -> None:
+    """The budget counts the processor time of the thread that set it; a thread that was
+    handed its context has another clock, so the limit is not applied there."""
+    failures: list[BaseException] = []
+
+    def read_elsewhere() -> None:
+        try:
+            budget.check()
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    with budget.limit(-1.0):
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(read_elsewhere,))
+        thread.start()
+        thread.join()
+        with pytest.raises(BudgetExceededError):
+            budget.check()
+    assert failures == []
+
+
+def test_the_budget_is_work_done_not_time_waited() -> None:
+    """Waiting (for the processor, a lock, the GIL) spends no budget."""
+    with budget.limit(0.2):
+        time.sleep(0.5)
+        budget.check()
 
 
 def test_the_error_is_a_domain_error_that_names_the_budget_only(

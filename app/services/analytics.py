@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.db.repository import ReviewFact, ReviewRepository
 from app.db.tables import CodeSource, Decision, utcnow
 from app.errors import ServiceError
+from app.services.review import day_end
 from codes.catalog import Catalog
 from codes.errors import CatalogError
 from codes.systems import CodeSystem
@@ -82,7 +83,8 @@ class Window:
     ) -> "Window":
         """The window a request asks for; 422 when it is upside down or too long."""
         last = last or today
-        first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+        # A window that would start before the calendar does starts with it.
+        first = first or date.fromordinal(max(1, last.toordinal() - (DEFAULT_DAYS - 1)))
         if first > last:
             raise ServiceError(422, "invalid_request", "submitted_from is after submitted_to")
         if (last - first).days + 1 > MAX_DAYS:
@@ -113,7 +115,7 @@ class AnalyticsService:
     def analytics(self, session: Session, window: Window) -> dict[str, Any]:
         facts = ReviewRepository(session).review_facts(
             datetime.combine(window.first, time(), tzinfo=UTC),
-            datetime.combine(window.last + timedelta(days=1), time(), tzinfo=UTC),
+            day_end(window.last),
             window.model_version,
             window.coder,
         )

@@ -134,6 +134,14 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
+def day_end(day: date) -> datetime:
+    """Where a UTC day ends, as an exclusive bound: the next day's start, or for the
+    calendar's last day (a date a client may send) the last instant there is."""
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
+    return _day_start(day + timedelta(days=1))
+
+
 class ReviewService:
     """Built once per process: the catalog and coding knowledge it checks codes with."""
 
@@ -158,11 +166,7 @@ class ReviewService:
                 status=filters.status,
                 setting=filters.setting,
                 received_from=_day_start(filters.received_from) if filters.received_from else None,
-                received_to=(
-                    _day_start(filters.received_to) + timedelta(days=1)
-                    if filters.received_to
-                    else None
-                ),
+                received_to=day_end(filters.received_to) if filters.received_to else None,
                 model_version=filters.model_version,
                 assigned_to=filters.assigned_to,
                 sort=filters.sort,

@@ -17,7 +17,18 @@ from app.services.suggest import SuggestService
 Service = Annotated[SuggestService, Depends(suggest_service)]
 
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_roles(*ADMINS))])
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid token"},
+    403: {"description": "A token whose role is not admin"},
+    429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
+}
+
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_roles(*ADMINS))],
+    responses=_AUTH,
+)
 
 
 class ModelVersion(BaseModel):
@@ -40,13 +51,24 @@ def list_models(service: Service) -> list[dict[str, Any]]:
     return service.models.versions()
 
 
-@router.post("/models/{version}/promote", response_model=ServedModel)
+@router.post(
+    "/models/{version}/promote",
+    response_model=ServedModel,
+    responses={
+        404: {"description": "No such version"},
+        422: {"description": "The version cannot be served: incompatible or corrupt"},
+    },
+)
 def promote(version: str, service: Service) -> ServedModel:
     """Load and verify `version`, then serve it and record it as promoted."""
     return ServedModel(served=service.models.promote(version).version)
 
 
-@router.post("/models/rollback", response_model=ServedModel)
+@router.post(
+    "/models/rollback",
+    response_model=ServedModel,
+    responses={409: {"description": "No version was promoted before the current one"}},
+)
 def rollback(service: Service) -> ServedModel:
     """Serve again the version promoted before the current one."""
     return ServedModel(served=service.models.rollback().version)

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -17,8 +17,17 @@ from app.services.suggest import SuggestService
 from codes.catalog import Catalog, CodeSummary
 from codes.systems import CodeSystem
 
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid token"},
+    403: {"description": "A token whose role is not ehr, coder or admin"},
+    429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
+}
+
 router = APIRouter(
-    prefix="/codes", tags=["codes"], dependencies=[Depends(require_roles(*CODE_LOOKUP))]
+    prefix="/codes",
+    tags=["codes"],
+    dependencies=[Depends(require_roles(*CODE_LOOKUP))],
+    responses=_AUTH,
 )
 
 
@@ -51,7 +60,12 @@ def search_codes(
     return CodeSearchResponse(system=system, query=q, results=[brief(r) for r in results])
 
 
-@router.post("/validate", response_model=ValidateResponse, dependencies=[Depends(require_json)])
+@router.post(
+    "/validate",
+    response_model=ValidateResponse,
+    responses={415: {"description": "The body is not JSON"}},
+    dependencies=[Depends(require_json)],
+)
 def validate_codes(body: ValidateRequest, catalog: CatalogDep) -> ValidateResponse:
     """Whether each code is billable, a valid heading, unknown, or malformed."""
     results = []

@@ -48,8 +48,10 @@ Analytics = Annotated[AnalyticsService, Depends(analytics_service)]
 _AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid token or session"},
     403: {"description": "Not a coder or admin, or a cookie request without X-CSRF-Token"},
+    429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
 }
 _ENCOUNTER: dict[int | str, dict[str, Any]] = {**_AUTH, 404: {"description": "No such encounter"}}
+_NOT_JSON: dict[int | str, dict[str, Any]] = {415: {"description": "The body is not JSON"}}
 # Note text is patient data: no cache keeps it.
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -120,7 +122,11 @@ def encounter(
 @router.post(
     "/encounters/{encounter_id}/claim",
     response_model=ClaimOut,
-    responses={**_ENCOUNTER, 409: {"description": "Another coder holds the claim: who, until"}},
+    responses={
+        **_ENCOUNTER,
+        409: {"description": "Another coder holds the claim: who, until"},
+        422: {"description": "The caller is MEDCODE_ADMIN_TOKEN, which is no user to hold it"},
+    },
 )
 def claim(encounter_id: int, caller: Caller, session: DbSession, service: Service) -> ClaimOut:
     """Hold the encounter for MEDCODE_CLAIM_MINUTES (a soft lock); claiming again extends
@@ -147,7 +153,7 @@ def release(encounter_id: int, caller: Caller, session: DbSession, service: Serv
 @router.post(
     "/encounters/{encounter_id}/edits",
     response_model=EditsOut,
-    responses=_ENCOUNTER,
+    responses={**_ENCOUNTER, **_NOT_JSON},
     dependencies=[Depends(require_json)],
 )
 def edits(
@@ -170,8 +176,13 @@ def edits(
     response_model=SubmitOut,
     responses={
         **_ENCOUNTER,
+        **_NOT_JSON,
+        400: {"description": 'An If-Match that names no version: send "<version>"'},
         409: {"description": "stale_version: the encounter moved on; detail.current is it now"},
-        422: {"description": "invalid_codes, hard_stops or unacknowledged_warnings"},
+        422: {
+            "description": "invalid_codes, hard_stops or unacknowledged_warnings; or the"
+            " caller is MEDCODE_ADMIN_TOKEN, which is no user"
+        },
         428: {"description": "No If-Match header"},
     },
     dependencies=[Depends(require_json)],
@@ -223,7 +234,11 @@ def submit(
     )
 
 
-@router.get("/analytics", response_model=AnalyticsOut)
+@router.get(
+    "/analytics",
+    response_model=AnalyticsOut,
+    responses={422: {"description": "A bad date, or a window that is reversed or over 366 days"}},
+)
 def analytics(
     caller: Caller,
     session: DbSession,

@@ -5,6 +5,7 @@ and codes they add (a combination code, a history code, a complete PCS code). A 
 keeps the model's score; a code a rule puts in another's place takes that code's score.
 """
 
+import bisect
 import functools
 import json
 import re
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, TypeVar
 
+from codes.instructions import CodeRange, compact
 from codes.systems import CodeSystem
 from models.features import CodeKey
 from models.guidelines import Setting
@@ -107,6 +109,7 @@ class Claim:
 
     drafts: dict[CodeKey, Draft]
     thresholds: Mapping[str, float]
+    _index: list[tuple[str, int, CodeKey]] = field(default_factory=list)
 
     @classmethod
     def of(cls, ranked: Iterable[RankedCode], thresholds: Mapping[str, float]) -> "Claim":
@@ -125,6 +128,26 @@ class Claim:
             for d in self.drafts.values()
             if d.recommended and (system is None or d.system is system)
         ]
+
+    def covered_by(self, system: CodeSystem, ranges: Iterable[CodeRange]) -> list[Draft]:
+        """The drafts of `system` inside any of the ranges, in the claim's order; found in
+        a sorted index of codes, so asking for every instruction of every code does not
+        walk the whole claim each time."""
+        if len(self._index) != len(self.drafts):  # drafts are only ever added
+            self._index = sorted(
+                (compact(key[1]), order, key) for order, key in enumerate(self.drafts)
+            )
+        found = []
+        for codes in ranges:
+            # Every code a range covers sorts between its low end and its high end's last
+            # descendant; the range itself says which of those it covers.
+            i = bisect.bisect_left(self._index, (codes.low,))
+            while i < len(self._index) and self._index[i][0][: len(codes.high)] <= codes.high:
+                code, order, key = self._index[i]
+                if key[0] == system.value and codes.covers(code):
+                    found.append((order, key))
+                i += 1
+        return [self.drafts[key] for _, key in sorted(set(found))]
 
     def put(self, system: CodeSystem, code: str, source: Draft, note: str) -> Draft:
         """Recommend `code` in place of (or beside) `source`: it takes at least the source's
@@ -207,13 +230,25 @@ class NoteView:
             ]
         return self._sentences
 
+    def _holding(self, spans: Iterable[EvidenceSpan]) -> list[tuple[int, int, frozenset[str]]]:
+        """The sentences the spans overlap, in note order: found by bisection, so a rule
+        asking for every code costs the spans it names, not the note's length again."""
+        sentences = self.sentences()
+        starts = self.memo("sentence_starts", lambda: [start for start, _, _ in sentences])
+        held: set[int] = set()
+        for span in spans:
+            i = max(bisect.bisect_right(starts, span.start) - 1, 0)
+            while i < len(sentences) and sentences[i][0] < span.end:
+                if span.start < sentences[i][1]:
+                    held.add(i)
+                i += 1
+        return [sentences[i] for i in sorted(held)]
+
     def words_around(self, spans: Iterable[EvidenceSpan]) -> frozenset[str]:
         """The stems of the sentences holding the spans."""
-        wanted = list(spans)
         words: set[str] = set()
-        for start, end, stems in self.sentences():
-            if any(s.start < end and start < s.end for s in wanted):
-                words |= stems
+        for _, _, stems in self._holding(spans):
+            words |= stems
         return frozenset(words)
 
     def absent_words(self, spans: Iterable[EvidenceSpan]) -> frozenset[str]:
@@ -221,10 +256,15 @@ class NoteView:
         and none of them says plainly ("no pneumonia on admission; pneumonia on day 3")."""
         wanted = list(spans)
         absent: set[str] = set()
-        for start, end, _ in self.sentences():
-            if any(s.start < end and start < s.end for s in wanted):
-                for clause in _ABSENT.finditer(self.text, start, end):
-                    absent.update(content_stems(clause.group(), False))
+        said_absent = self.memo("absent_by_sentence", dict[int, frozenset[str]])
+        for start, end, _ in self._holding(wanted):
+            if start not in said_absent:  # read once per sentence, however many codes ask
+                said_absent[start] = frozenset(
+                    stem
+                    for clause in _ABSENT.finditer(self.text, start, end)
+                    for stem in content_stems(clause.group(), False)
+                )
+            absent |= said_absent[start]
         return frozenset(absent) - self.words_around(wanted)
 
     def term_words(self, spans: Iterable[EvidenceSpan]) -> frozenset[str]:

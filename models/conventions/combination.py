@@ -61,7 +61,7 @@ def _index_combinations(claim: Claim, note: NoteView, knowledge: CodingKnowledge
     by_category: dict[str, list[Draft]] = {}
     for draft in recommended:
         by_category.setdefault(draft.code[:3], []).append(draft)
-    spoken = _spoken_terms(note)
+    spoken = note.memo("spoken_terms", lambda: _SpokenTerms(_spoken_terms(note)))
     formed = False
     for category, drafts in sorted(by_category.items()):
         for phrase in knowledge.combinations_by_base.get(category, ()):
@@ -74,7 +74,7 @@ def _index_combinations(claim: Claim, note: NoteView, knowledge: CodingKnowledge
             partners = _partners(phrase.stems, recommended, base, knowledge)
             if partners is not None:
                 partners = [p for p in partners if p.code != combination.code] or None
-            if partners is None and not any(phrase.stems <= s for s in spoken):
+            if partners is None and not spoken.say(phrase.stems):
                 continue
             # The base is replaced when it is the category's catch-all (E11.9, J44.9, I10),
             # not when it is another complication the combination sits beside (E11.22).
@@ -133,6 +133,24 @@ def _partners(
     extra = {d.code: len(knowledge.title_stems(d.code) - stems) for d in found}
     fewest = min(extra.values())
     return [d for d in found if extra[d.code] == fewest or covered(d.code, classes)]
+
+
+class _SpokenTerms:
+    """The words of the terms a note states, indexed by word: whether one term says all
+    of some words is asked of the terms holding the rarest of them, not of every term."""
+
+    def __init__(self, terms: list[frozenset[str]]) -> None:
+        self.terms = terms
+        self.holding: dict[str, list[int]] = {}
+        for i, term in enumerate(terms):
+            for word in term:
+                self.holding.setdefault(word, []).append(i)
+
+    def say(self, words: frozenset[str]) -> bool:
+        if not words:
+            return bool(self.terms)
+        rarest = min(words, key=lambda w: len(self.holding.get(w, ())))
+        return any(words <= self.terms[i] for i in self.holding.get(rarest, ()))
 
 
 def _spoken_terms(note: NoteView) -> list[frozenset[str]]:
@@ -236,7 +254,7 @@ def follow_instructions(claim: Claim, note: NoteView, knowledge: CodingKnowledge
     the note states plainly ("insulin (Z79.4)"), that code."""
     for draft in claim.recommended(CM):
         for instruction in knowledge.instructions(draft.code, ASKS_FOR_MORE):
-            covering = [d for d in claim if d.system is CM and covered(d.code, instruction.codes)]
+            covering = claim.covered_by(CM, instruction.codes)
             if any(d.recommended for d in covering):
                 continue
             named = [

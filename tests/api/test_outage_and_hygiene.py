@@ -13,7 +13,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from codes.catalog import Catalog
 from models.artifacts import ArtifactStore
 from tests.api.review_support import add_users
 from tests.conftest import launch
-from tests.databases import PostgresServer, remove_postgres, start_postgres
+from tests.databases import PostgresServer
 
 pytestmark = pytest.mark.postgres
 
@@ -36,15 +35,6 @@ NOTE = (
     "Assessment: community-acquired pneumonia. Type 2 diabetes mellitus.\n"
 )
 ADMIN = "the-admin-token-of-the-outage-test"
-
-
-@pytest.fixture
-def postgres() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        remove_postgres(server)
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -43,7 +43,7 @@ from codes.catalog import Catalog
 from models.artifacts import ArtifactStore
 from tests.api.review_support import add_users
 from tests.conftest import launch
-from tests.databases import PostgresServer, remove_postgres, start_postgres
+from tests.databases import PostgresServer
 
 pytestmark = pytest.mark.postgres
 
@@ -347,15 +347,6 @@ def _phase(answer: Answer, outages: list[Outage]) -> str:
         if answer.started >= outage.up and answer.ended <= following:
             return f"{number} after ({outage.mode})"
     return "~ across"
-
-
-@pytest.fixture
-def postgres() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        remove_postgres(server)
 
 
 def _database(server: PostgresServer) -> tuple[str, dict[str, str]]:

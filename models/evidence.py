@@ -11,18 +11,18 @@ Codes proposed without a span of their own (siblings seen in training, codes tha
 co-occur with a named code, kNN) keep the spans they were derived from as `related`:
 the conventions never recommend a code derived only from denied mentions.
 
-A code keeps a sample of its spans, not all of them (`SpanSample`): a long note that says
+A code keeps a sample of its spans, not all of them (`NoteEvidence.keep`): a long note that says
 "pneumonia" five hundred times would otherwise give each of the dozens of codes under it
 five hundred spans, and the work per note would grow with the square of its length. The
-sample keeps the first span of each wording and assertion (up to its size) before any
-repeat, so what the conventions judge by (is any span present? which words are said,
-which denied?) is what all the spans would tell them.
+sample holds the first spans, then only spans of a wording and assertion it does
+not hold yet, so what the conventions judge by (is any span present? which words are
+said, which denied?) is what all the spans would tell them.
 """
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any
 
 from models.features import HIERARCHY_MIN_SIMILARITY, CodeFacts, CodeKey, category
 from models.suggestions import EvidenceSpan
@@ -39,97 +39,97 @@ GENERIC_STEMS = frozenset(
     primary secondary initial encounter subsequent sequela part region""".split()
 )
 _OFFICIAL = (CandidateSource.LEXICON, CandidateSource.NEAR, CandidateSource.COMPOSED)
-# Spans kept per code: the first of each wording and assertion, then the earliest others.
-# Notes of ordinary length stay under it; a coder checks a handful of spans, not hundreds.
+# Spans a code keeps before it keeps only new wordings: notes of ordinary length stay
+# under it, and a coder checks a handful of spans, not hundreds.
 SPANS_PER_CODE = 16
-_T = TypeVar("_T")
 
 
-class SpanSample(Generic[_T]):
-    """At most SPANS_PER_CODE spans, each with what came with it (a similarity, a learned
-    phrase; a span may come more than once): the first span of each wording and
-    assertion, then repeats in the order they came."""
+class Sample(list[int]):
+    """A code's spans, as indices of the note's mentions, in the order they came."""
 
-    __slots__ = ("_firsts", "_kinds", "_repeats")
+    __slots__ = ("kinds",)
+    kinds: set[int]  # the wordings and assertions held, set once it is full
 
-    def __init__(self) -> None:
-        self._firsts: dict[EvidenceSpan, list[_T]] = {}
-        self._repeats: dict[EvidenceSpan, list[_T]] = {}
-        self._kinds: set[tuple[str, Assertion]] = set()
 
-    def add(self, span: EvidenceSpan, extra: _T) -> None:
-        held = self._firsts.get(span)
-        if held is None:
-            held = self._repeats.get(span)
-        if held is not None:
-            if extra not in held:
-                held.append(extra)
-            return
-        kind = (span.text.lower(), span.assertion)
-        if kind not in self._kinds:
-            if len(self._firsts) < SPANS_PER_CODE:
-                self._firsts[span] = [extra]
-                self._kinds.add(kind)
-        elif len(self._repeats) < SPANS_PER_CODE:
-            self._repeats[span] = [extra]
-
-    def __iter__(self) -> Iterator[tuple[EvidenceSpan, _T]]:
-        room = SPANS_PER_CODE - len(self._firsts)
-        for spans in (self._firsts.items(), list(self._repeats.items())[:room]):
-            for span, extras in spans:
-                for extra in extras:
-                    yield span, extra
+_NONE = Sample()
 
 
 @dataclass
 class NoteEvidence:
-    """The evidence spans of one note, indexed by code."""
+    """The evidence spans of one note, indexed by code. Codes hold indices into `spans`
+    (one per mention); `kinds` gives each mention's wording and assertion as a number."""
 
     facts: CodeFacts
-    # Spans of official terms, with the similarity of exact terms (0 for near matches:
-    # an approximate match shows where the code comes from but names it less surely).
-    official: defaultdict[CodeKey, SpanSample[None]] = field(
-        default_factory=lambda: defaultdict(SpanSample)
-    )
-    # The best similarity of an official term of the code that the note does not deny.
+    spans: list[EvidenceSpan] = field(default_factory=list)
+    kinds: list[int] = field(default_factory=list)
+    # Spans of official terms of the code or of a code it is the default of.
+    official: defaultdict[CodeKey, Sample] = field(default_factory=lambda: defaultdict(Sample))
+    # The best similarity of an official term of the code that the note does not deny
+    # (0 for near matches: an approximate match names the code less surely).
     named: dict[CodeKey, float] = field(default_factory=dict)
     composed: dict[CodeKey, float] = field(default_factory=dict)
-    # Spans of learned phrases about the code (`about`), by code.
-    learned: defaultdict[CodeKey, SpanSample[None]] = field(
-        default_factory=lambda: defaultdict(SpanSample)
+    # Spans of learned phrases about the code (`about`).
+    learned: defaultdict[CodeKey, Sample] = field(default_factory=lambda: defaultdict(Sample))
+    # For `related`, whose spans count only by their assertion: the first span of each
+    # assertion naming a code of a category, and naming an anchor (a code named surely
+    # enough to stand for the codes it co-occurs with in training).
+    by_category: defaultdict[CodeKey, dict[Assertion, int]] = field(
+        default_factory=lambda: defaultdict(dict)
     )
-    by_category: defaultdict[CodeKey, SpanSample[None]] = field(
-        default_factory=lambda: defaultdict(SpanSample)
+    anchor_spans: dict[CodeKey, dict[Assertion, int]] = field(default_factory=dict)
+    anchors_of: defaultdict[CodeKey, list[CodeKey]] = field(
+        default_factory=lambda: defaultdict(list)
     )
-    anchors: defaultdict[CodeKey, SpanSample[None]] = field(
-        default_factory=lambda: defaultdict(SpanSample)
-    )
+
+    def keep(self, sample: Sample, mention: int) -> None:
+        """Add a mention's span to a code's sample: any while it holds fewer than
+        SPANS_PER_CODE, after that only the first of a wording and assertion it does not
+        hold yet. So every wording and assertion is kept (what the hard rules judge by),
+        and a note that repeats one term five hundred times gives each code under it
+        sixteen spans, not five hundred."""
+        if sample and sample[-1] == mention:  # a mention's candidates come one after another
+            return
+        if len(sample) < SPANS_PER_CODE:
+            sample.append(mention)
+            return
+        kinds = getattr(sample, "kinds", None)
+        if kinds is None:
+            kinds = sample.kinds = {self.kinds[i] for i in sample}
+        if self.kinds[mention] not in kinds:
+            kinds.add(self.kinds[mention])
+            sample.append(mention)
 
     def evidence(self, key: CodeKey) -> tuple[tuple[EvidenceSpan, ...], float]:
         """The spans naming `key` and the best similarity of an official term among them."""
-        spans: dict[EvidenceSpan, None] = {}
-        for holder in (key, *_headings_above(key)):
-            for span, _ in self.official.get(holder, SpanSample()):
-                spans[span] = None
-        for span, _ in self.learned.get(key, SpanSample()):
-            spans[span] = None
-        return tuple(sorted(spans, key=lambda s: (s.start, s.end))), self.named.get(key, 0.0)
+        held = {
+            i
+            for sample in (
+                *(self.official.get(h, _NONE) for h in (key, *_headings_above(key))),
+                self.learned.get(key, _NONE),
+            )
+            for i in sample
+        }
+        return self._in_order(held, (lambda s: (s.start, s.end))), self.named.get(key, 0.0)
 
-    def add_official(self, key: CodeKey, span: EvidenceSpan, similarity: float) -> None:
-        self.official[key].add(span, None)
+    def add_official(self, key: CodeKey, mention: int, similarity: float) -> None:
+        self.keep(self.official[key], mention)
         # A term the note denies names nothing the note says: "no choledocholithiasis"
         # leaves K80.50 to be documented by other words.
-        if span.assertion is not Assertion.NEGATED:
+        if self.spans[mention].assertion is not Assertion.NEGATED:
             self.named[key] = max(self.named.get(key, 0.0), similarity)
 
     def related(self, key: CodeKey) -> tuple[EvidenceSpan, ...]:
-        found = {
-            span
-            for sample in (self.by_category.get(category(key)), self.anchors.get(key))
-            if sample is not None
-            for span, _ in sample
-        }
-        return tuple(sorted(found, key=lambda s: (s.start, s.end, s.assertion)))
+        """A span of each assertion among the mentions `key` was derived from: what the
+        hard rules need to know of a code without evidence of its own."""
+        held = set(self.by_category.get(category(key), {}).values())
+        for anchor in self.anchors_of.get(key, ()):
+            held.update(self.anchor_spans[anchor].values())
+        return self._in_order(held, (lambda s: (s.start, s.end, s.assertion)))
+
+    def _in_order(
+        self, held: set[int], order: Callable[[EvidenceSpan], tuple[Any, ...]]
+    ) -> tuple[EvidenceSpan, ...]:
+        return tuple(sorted({self.spans[i] for i in held}, key=order))
 
 
 def about(phrase: str, vocabulary: frozenset[str]) -> bool:
@@ -148,37 +148,42 @@ def note_evidence(
 ) -> NoteEvidence:
     found = NoteEvidence(facts)
     said_about: dict[tuple[str, CodeKey], bool] = {}
+    kind_numbers: dict[tuple[str, Assertion], int] = {}
     strength: dict[CodeKey, float] = defaultdict(float)
-    spans_of: defaultdict[CodeKey, SpanSample[None]] = defaultdict(SpanSample)
-    for mention in mentions:
-        span = EvidenceSpan(
-            mention.start, mention.end, mention.text, mention.section, mention.assertion
+    spans_of: defaultdict[CodeKey, dict[Assertion, int]] = defaultdict(dict)
+    for index, mention in enumerate(mentions):
+        found.spans.append(
+            EvidenceSpan(
+                mention.start, mention.end, mention.text, mention.section, mention.assertion
+            )
         )
+        kind = (mention.text.lower(), mention.assertion)
+        found.kinds.append(kind_numbers.setdefault(kind, len(kind_numbers)))
         for candidate in mention.candidates:
             key = (candidate.system.value, candidate.code)
             strength[key] = max(strength[key], candidate.similarity)
-            spans_of[key].add(span, None)
+            spans_of[key].setdefault(mention.assertion, index)
             if candidate.similarity < MIN_EVIDENCE_SIMILARITY:
                 continue
             if candidate.source is CandidateSource.LEARNED:
                 # Filtered before sampling: the sample keeps spans that can be shown.
                 if _about_code(candidate.term, key, facts, said_about):
-                    found.learned[key].add(span, None)
+                    found.keep(found.learned[key], index)
                 continue
             exact = 0.0 if candidate.source is CandidateSource.NEAR else candidate.similarity
-            found.add_official(key, span, exact)
-            found.by_category[category(key)].add(span, None)
+            found.add_official(key, index, exact)
+            found.by_category[category(key)].setdefault(mention.assertion, index)
             if candidate.source is CandidateSource.COMPOSED:
                 found.composed[key] = max(found.composed.get(key, 0.0), candidate.similarity)
             default = facts.default_code(key)
             if default is not None:
-                found.add_official(default, span, exact)
+                found.add_official(default, index, exact)
     for anchor, value in strength.items():
         if value < HIERARCHY_MIN_SIMILARITY:
             continue
+        found.anchor_spans[anchor] = spans_of[anchor]
         for partner in partners.get(anchor, {}):
-            for span, _ in spans_of[anchor]:
-                found.anchors[partner].add(span, None)
+            found.anchors_of[partner].append(anchor)
     return found
 
 

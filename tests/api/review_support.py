@@ -62,11 +62,12 @@ def seed(
     received: datetime = RECEIVED,
     setting: str = "inpatient",
     model_version: str = "m1",
+    text: str = NOTE,
 ) -> tuple[int, int]:
     """Store an encounter and its run as /suggest with `store` does: (encounter id, run id)."""
     with database.session_scope() as session:
         encounter, run = Repository(session).store_suggestions(
-            external_id, setting, NOTE, model_version, "us", suggestions, FEED, received
+            external_id, setting, text, model_version, "us", suggestions, FEED, received
         )
         return encounter.id, run.id
 

@@ -287,7 +287,7 @@ def test_a_submitted_review_keeps_codes_in_sequence_and_decisions_and_names_the_
     ]
 
     # The last new encounter has no next one (the claimed one is not offered).
-    _, run3 = seed(site.database, "enc-3")  # a second run: version 2
+    _, run3 = seed(site.database, "enc-3", text=NOTE + " Sepsis.")  # a second run: version 2
     last = _submit(site, "bob", following, _body(run3, "J18.9"), '"2"')
     assert last.status_code == 201 and last.json()["next_encounter_id"] is None
 

@@ -90,8 +90,13 @@ def test_imported_notes_are_queued_and_reviews_come_back_out(
     ]
     assert "reviewed encounters" in found.source
 
-    # Importing the same ids again adds a version to each encounter; nothing is replaced.
+    # Importing the same file again changes nothing (a rerun is safe); a note whose text
+    # changed adds a version to its encounter, and nothing is replaced.
     assert main(["encounters", "import", str(notes), "--quiet"]) == 0
+    with database.session_scope() as session:
+        assert len(Repository(session).runs(encounter.id)) == 1
+    changed = [{**NOTES[0], "text": NOTES[0]["text"] + " Sepsis."}, *NOTES[1:]]
+    assert main(["encounters", "import", str(write_jsonl(notes, changed)), "--quiet"]) == 0
     with database.session_scope() as session:
         repository = Repository(session)
         assert repository.queue()[1] == 3

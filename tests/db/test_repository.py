@@ -35,7 +35,7 @@ def test_a_repost_of_the_latest_run_changes_nothing(database: Database) -> None:
     first, run1 = store(database, text=NOTE)
     again, rerun = store(database, text=NOTE, now=NOW + timedelta(minutes=1))
     assert (again.id, rerun.id, again.version) == (first.id, run1.id, 1)
-    newer_model, run2 = store(database, text=NOTE, model_version="m2")
+    _, run2 = store(database, text=NOTE, model_version="m2")
     other_setting, run3 = store(database, text=NOTE, model_version="m2", setting="outpatient")
     assert len({run1.id, run2.id, run3.id}) == 3 and other_setting.version == 3
     with database.session_scope() as session:

@@ -19,7 +19,7 @@ from tests.db.helpers import NOTE, NOW, add_user, store
 def test_old_note_text_is_purged_and_codes_and_decisions_stay(database: Database) -> None:
     coder = add_user(database, "alice")
     old, old_run = store(database, "old", now=NOW - timedelta(days=40))
-    store(database, "old", now=NOW - timedelta(days=35))  # a second version, also old
+    store(database, "old", text=NOTE + " Sepsis.", now=NOW - timedelta(days=35))  # also old
     recent, _ = store(database, "recent", now=NOW - timedelta(days=2))
     with database.session_scope() as session:
         repo = Repository(session)

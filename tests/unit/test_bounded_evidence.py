@@ -5,7 +5,7 @@ by bisection (models/conventions/claim.py), never by walking the note or claim p
 from codes.instructions import code_references
 from codes.systems import CodeSystem
 from models.conventions.claim import Claim, NoteView
-from models.evidence import SPANS_PER_CODE, SpanSample
+from models.evidence import SPANS_PER_CODE, NoteEvidence, Sample
 from models.suggestions import EvidenceSpan, RankedCode
 from nlp.mentions import Assertion
 
@@ -16,32 +16,30 @@ def span(start: int, text: str = "pneumonia", assertion: Assertion = P) -> Evide
     return EvidenceSpan(start, start + len(text), text, None, assertion)
 
 
-def test_a_sample_keeps_every_wording_and_assertion_before_any_repeat() -> None:
-    sample: SpanSample[None] = SpanSample()
-    for i in range(500):
-        sample.add(span(i * 20), None)  # "pneumonia", five hundred times
-    sample.add(span(20_000, "pneumonia", N), None)
-    sample.add(span(20_100, "lobar pneumonia"), None)
-    kept = [s for s, _ in sample]
-    assert len(kept) == SPANS_PER_CODE
-    assert kept[:3] == [span(0), span(20_000, "pneumonia", N), span(20_100, "lobar pneumonia")]
-    assert kept[3:] == [span(i * 20) for i in range(1, SPANS_PER_CODE - 2)]  # then the earliest
-
-
-def test_a_span_that_comes_again_keeps_each_thing_it_came_with() -> None:
-    sample: SpanSample[float] = SpanSample()
-    sample.add(span(0), 0.0)
-    sample.add(span(0), 1.0)
-    sample.add(span(0), 1.0)
-    assert list(sample) == [(span(0), 0.0), (span(0), 1.0)]
-
-
-def test_a_short_note_keeps_all_its_spans() -> None:
-    sample: SpanSample[None] = SpanSample()
-    spans = [span(i * 20) for i in range(SPANS_PER_CODE)]
+def _evidence(spans: list[EvidenceSpan]) -> tuple[NoteEvidence, Sample]:
+    found = NoteEvidence(None)  # type: ignore[arg-type]  # no code facts needed here
+    kinds: dict[tuple[str, Assertion], int] = {}
     for s in spans:
-        sample.add(s, None)
-    assert [s for s, _ in sample] == spans
+        found.spans.append(s)
+        found.kinds.append(kinds.setdefault((s.text.lower(), s.assertion), len(kinds)))
+    sample = Sample()
+    for i in range(len(spans)):
+        found.keep(sample, i)
+    return found, sample
+
+
+def test_a_sample_keeps_the_first_spans_then_only_new_wordings_and_assertions() -> None:
+    spans = [span(i * 20) for i in range(500)]  # "pneumonia", five hundred times
+    spans += [span(20_000, "pneumonia", N), span(20_100, "lobar pneumonia")]
+    spans += [span(20_200, "Lobar pneumonia")]  # a wording it holds
+    found, sample = _evidence(spans)
+    assert [found.spans[i] for i in sample] == [*spans[:SPANS_PER_CODE], *spans[500:502]]
+
+
+def test_a_mention_is_kept_once() -> None:
+    found, sample = _evidence([span(0)])
+    found.keep(sample, 0)
+    assert list(sample) == [0]
 
 
 def test_words_around_spans_are_the_words_of_the_sentences_holding_them() -> None:

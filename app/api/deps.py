@@ -1,4 +1,6 @@
-"""Shared route dependencies."""
+"""Shared route dependencies, and the error responses routes document alike."""
+
+from typing import Any
 
 from fastapi import Request
 
@@ -6,6 +8,19 @@ from app.errors import ServiceError
 from app.services.analytics import AnalyticsService
 from app.services.review import ReviewService
 from app.services.suggest import SuggestService
+
+# OpenAPI `responses` of a route or router: status -> {"description": ...}.
+Responses = dict[int | str, dict[str, Any]]
+NOT_JSON: Responses = {415: {"description": "The body is not JSON"}}
+
+
+def auth_responses(forbidden: str, unauthorized: str = "No valid token") -> Responses:
+    """The refusals of the caller gate (app/gate.py) every guarded route may answer."""
+    return {
+        401: {"description": unauthorized},
+        403: {"description": forbidden},
+        429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
+    }
 
 
 def suggest_service(request: Request) -> SuggestService:

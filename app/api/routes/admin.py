@@ -10,24 +10,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from app.api.deps import suggest_service
+from app.api.deps import auth_responses, suggest_service
 from app.auth import ADMINS, require_roles
 from app.services.suggest import SuggestService
 
 Service = Annotated[SuggestService, Depends(suggest_service)]
 
 
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid token"},
-    403: {"description": "A token whose role is not admin"},
-    429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
-}
-
 router = APIRouter(
     prefix="/admin",
     tags=["admin"],
     dependencies=[Depends(require_roles(*ADMINS))],
-    responses=_AUTH,
+    responses=auth_responses("A token whose role is not admin"),
 )
 
 

@@ -1,8 +1,8 @@
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from app.api.deps import require_json, suggest_service
+from app.api.deps import auth_responses, require_json, suggest_service
 from app.auth import CODE_LOOKUP, require_roles
 from app.schemas import (
     CodeBrief,
@@ -17,17 +17,11 @@ from app.services.suggest import SuggestService
 from codes.catalog import Catalog, CodeSummary
 from codes.systems import CodeSystem
 
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid token"},
-    403: {"description": "A token whose role is not ehr, coder or admin"},
-    429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
-}
-
 router = APIRouter(
     prefix="/codes",
     tags=["codes"],
     dependencies=[Depends(require_roles(*CODE_LOOKUP))],
-    responses=_AUTH,
+    responses=auth_responses("A token whose role is not ehr, coder or admin"),
 )
 
 

@@ -10,7 +10,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import analytics_service, require_json, review_service
+from app.api.deps import (
+    NOT_JSON,
+    Responses,
+    analytics_service,
+    auth_responses,
+    require_json,
+    review_service,
+)
 from app.auth import REVIEWERS, DbSession, require_roles
 from app.db.repository import Actor, CodeDecision, FinalCode
 from app.db.tables import CodeSource, EncounterStatus, Setting
@@ -45,13 +52,11 @@ Caller = Annotated[Actor, Depends(require_roles(*REVIEWERS))]
 Service = Annotated[ReviewService, Depends(review_service)]
 Analytics = Annotated[AnalyticsService, Depends(analytics_service)]
 
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid token or session"},
-    403: {"description": "Not a coder or admin, or a cookie request without X-CSRF-Token"},
-    429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
-}
-_ENCOUNTER: dict[int | str, dict[str, Any]] = {**_AUTH, 404: {"description": "No such encounter"}}
-_NOT_JSON: dict[int | str, dict[str, Any]] = {415: {"description": "The body is not JSON"}}
+_AUTH = auth_responses(
+    "Not a coder or admin, or a cookie request without X-CSRF-Token",
+    unauthorized="No valid token or session",
+)
+_ENCOUNTER: Responses = {**_AUTH, 404: {"description": "No such encounter"}}
 # Note text is patient data: no cache keeps it.
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -153,7 +158,7 @@ def release(encounter_id: int, caller: Caller, session: DbSession, service: Serv
 @router.post(
     "/encounters/{encounter_id}/edits",
     response_model=EditsOut,
-    responses={**_ENCOUNTER, **_NOT_JSON},
+    responses={**_ENCOUNTER, **NOT_JSON},
     dependencies=[Depends(require_json)],
 )
 def edits(
@@ -176,7 +181,7 @@ def edits(
     response_model=SubmitOut,
     responses={
         **_ENCOUNTER,
-        **_NOT_JSON,
+        **NOT_JSON,
         400: {"description": 'An If-Match that names no version: send "<version>"'},
         409: {"description": "stale_version: the encounter moved on; detail.current is it now"},
         422: {

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from app.api.deps import require_json, suggest_service
+from app.api.deps import NOT_JSON, Responses, auth_responses, require_json, suggest_service
 from app.auth import EHR_API, app_database, require_roles
 from app.db.repository import Actor
 from app.schemas import (
@@ -22,15 +22,13 @@ from nlp import budget
 router = APIRouter(tags=["suggest"], dependencies=[Depends(require_json)])
 Service = Annotated[SuggestService, Depends(suggest_service)]
 
-_BODY_ERRORS = {
-    415: {"description": "The body is not JSON"},
+_BODY_ERRORS: Responses = {
+    **NOT_JSON,
     422: {"description": "The body is not valid: the detail says which field and why"},
 }
-_ERRORS = {
+_ERRORS: Responses = {
     **_BODY_ERRORS,
-    401: {"description": "No valid token"},
-    403: {"description": "A token whose role is neither ehr nor admin"},
-    429: {"description": "Over the caller's rate limit: Retry-After says when to try again"},
+    **auth_responses("A token whose role is neither ehr nor admin"),
     422: {"description": "Not valid, or reading the note took longer than its time budget"},
     503: {"description": "Busy, or (store: true) the database is unavailable"},
 }
@@ -65,7 +63,7 @@ def _store(
     )
 
 
-@router.post("/suggest", response_model=SuggestResponse, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/suggest", response_model=SuggestResponse, responses=_ERRORS)
 def suggest(
     body: SuggestRequest, service: Service, request: Request, caller: Caller
 ) -> SuggestResponse:
@@ -107,7 +105,7 @@ def suggest(
     )
 
 
-@router.post("/annotate", response_model=AnnotateResponse, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/annotate", response_model=AnnotateResponse, responses=_ERRORS)
 def annotate(
     body: AnnotateRequest, service: Service, caller: Caller, request: Request
 ) -> AnnotateResponse:

@@ -8,12 +8,12 @@ STAMP  := $(VENV)/.installed
 CATALOG_STAMP := var/catalog/manifest.json
 MODEL_STAMP   := var/models/registry.json
 
-.PHONY: install browser postgres run serve test check lint bench catalog model train dev-figures clean
+.PHONY: install browser java postgres run serve test check lint bench catalog model train dev-figures clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,spark]'
 	touch $(STAMP)
 
 $(CATALOG_STAMP): | $(STAMP)
@@ -36,6 +36,20 @@ browser:
 	else \
 	  echo "note: the browser tests (tests/e2e/test_review_pages.py) are skipped without Debian's" \
 	       "chromium and chromedriver; install them with: sudo apt-get install $(BROWSER_PACKAGES)"; \
+	fi
+
+## java: Debian's Java runtime for the Spark engine of `medcode batch` (tests/batch run it on
+## local[2]); installed with apt-get when running as root, otherwise says what to install
+java:
+	@if command -v java >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing openjdk-17-jre-headless (Debian) for the Spark engine's tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jre-headless >/dev/null; }; \
+	else \
+	  echo "note: the Spark engine's tests are skipped without Java;" \
+	       "install it with: sudo apt-get install openjdk-17-jre-headless"; \
 	fi
 
 ## postgres: a PostgreSQL server for the database tests (they start their own on loopback);
@@ -78,7 +92,7 @@ dev-figures: install
 	$(BIN)/medcode evaluate --model latest --data codiesp:dev
 
 ## test: install, then every test except benchmarks
-test: install browser postgres
+test: install browser java postgres
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -33,13 +33,18 @@ logger = logging.getLogger(__name__)
 PROBES = frozenset({"/health", "/ready"})
 
 
-def build_suggest_service(settings: Settings) -> SuggestService:
-    """Load everything a request needs, once. Fails loudly if anything is missing."""
+def build_suggest_service(settings: Settings, model_version: str | None = None) -> SuggestService:
+    """Load everything a request needs, once. Fails loudly if anything is missing.
+
+    model_version: serve that model instead of the promoted one (a batch run pins one).
+    """
     started = time.perf_counter()
     catalog = Catalog.open(settings.catalog_dir)
     linking = LinkingSettings(k=settings.link_k, threshold=settings.link_threshold)
     reader = NoteReader.load(settings.lexicon_dir, linking)
-    models = ModelSwitchboard(ArtifactStore(settings.models_dir), settings.model_poll_seconds)
+    models = ModelSwitchboard(
+        ArtifactStore(settings.models_dir), settings.model_poll_seconds, model_version
+    )
     service = SuggestService(catalog, reader, models, conventions=settings.conventions)
     _freeze_what_was_loaded()
     logger.info("catalog, note reader and model loaded in %.1f s", time.perf_counter() - started)

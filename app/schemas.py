@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from codes.systems import CodeSystem
+from models.suggestions import ScoredCode
 from nlp.mentions import Assertion
 
 MAX_TEXT_CHARS = 200_000
@@ -99,6 +100,25 @@ class Suggestion(BaseModel):
     notes: list[str] = Field(
         description="Why the conventions recommend it or not, with the guideline section:"
         " 'integral to J18.9 (I.B.5)', 'replaced by E11.621: combination code'"
+    )
+
+
+def suggestion_out(scored: ScoredCode) -> Suggestion:
+    """One suggestion as /suggest answers it (and `medcode batch` writes it)."""
+    return Suggestion(
+        system=scored.system,
+        code=scored.code,
+        description=scored.description,
+        score=scored.score,
+        recommended=scored.recommended,
+        billable=scored.billable,
+        evidence=[
+            Evidence(
+                start=e.start, end=e.end, text=e.text, section=e.section, assertion=e.assertion
+            )
+            for e in scored.evidence
+        ],
+        notes=list(scored.notes),
     )
 
 

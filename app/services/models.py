@@ -32,14 +32,17 @@ class ActiveModel:
 
 
 class ModelSwitchboard:
-    def __init__(self, store: ArtifactStore, poll_seconds: float = 0.0) -> None:
+    def __init__(
+        self, store: ArtifactStore, poll_seconds: float = 0.0, version: str | None = None
+    ) -> None:
+        """Serves `version`, or the promoted model when it is None."""
         self.store = store
         self.poll_seconds = poll_seconds
         self._switching = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._registry_stamp = self._stamp()
-        promoted = store.promoted()
+        promoted = store.get(version) if version else store.promoted()
         if promoted is None:
             raise NoModelError(
                 f"no model is promoted in {store.root}: run `medcode train` to build and"

@@ -8,11 +8,10 @@ from app.auth import EHR_API, app_database, require_roles
 from app.db.repository import Actor
 from app.schemas import (
     AnnotateRequest,
-    Evidence,
     StoredEncounter,
-    Suggestion,
     SuggestRequest,
     SuggestResponse,
+    suggestion_out,
 )
 from app.schemas_annotate import AnnotateResponse, candidate_out, mention_out
 from app.services.intake import store_run
@@ -80,28 +79,7 @@ def suggest(
         note_id=body.note_id,
         encounter_id=stored.encounter_id if stored else None,
         stored=stored,
-        suggestions=[
-            Suggestion(
-                system=s.system,
-                code=s.code,
-                description=s.description,
-                score=s.score,
-                recommended=s.recommended,
-                billable=s.billable,
-                evidence=[
-                    Evidence(
-                        start=e.start,
-                        end=e.end,
-                        text=e.text,
-                        section=e.section,
-                        assertion=e.assertion,
-                    )
-                    for e in s.evidence
-                ],
-                notes=list(s.notes),
-            )
-            for s in result.suggestions
-        ],
+        suggestions=[suggestion_out(s) for s in result.suggestions],
     )
 
 

@@ -1,0 +1,1 @@
+"""Back-coding many notes: an engine-free core, a local engine of worker processes, a Spark one."""

@@ -75,10 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("code")
     show.set_defaults(run=_codes_show)
 
-    from cli import db_commands, encounter_commands
+    from cli import batch_commands, db_commands, encounter_commands
     from cli.model_commands import add_commands
 
     add_commands(commands)
+    batch_commands.add_commands(commands)
     db_commands.add_commands(commands)
     encounter_commands.add_commands(commands)
     return parser

@@ -75,15 +75,21 @@ class CodeTable:
         self.parents: list[str | None] = columns["parents"]
         self.position = {code: i for i, code in enumerate(self.codes)}
         self._children: dict[str, list[str]] | None = None
+        # Summaries made so far: ranking asks for the same few thousand codes on every
+        # note, hundreds of times per note. Bounded by the table's size.
+        self._summaries: dict[str, CodeSummary] = {}
 
     def __len__(self) -> int:
         return len(self.codes)
 
     def get(self, code: str) -> CodeSummary | None:
+        summary = self._summaries.get(code)
+        if summary is not None:
+            return summary
         i = self.position.get(code)
         if i is None:
             return None
-        return CodeSummary(
+        summary = CodeSummary(
             self.system,
             code,
             self.descriptions[i],
@@ -91,6 +97,8 @@ class CodeTable:
             self.kinds[i],
             self.parents[i],
         )
+        self._summaries[code] = summary
+        return summary
 
     def children(self, code: str) -> list[str]:
         if self._children is None:  # built on first use; rebuilding twice is harmless

@@ -66,6 +66,63 @@ FEATURES = (
 _DIAGNOSIS_SECTIONS = frozenset(
     {"assessment_and_plan", "diagnoses", "discharge_diagnoses", "impression"}
 )
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}
+(
+    _KNN,
+    _CLASSIFIER,
+    _HEADING_DEFAULT,
+    _HIERARCHY_ONLY,
+    _CATEGORY_LEXICON_BEST,
+    _CATEGORY_LEARNED_BEST,
+    _CATEGORY_CANDIDATES,
+    _FAMILY_LEXICON_BEST,
+    _FAMILY_LEARNED_BEST,
+    _FAMILY_KNN,
+    _FAMILY_TRAIN_NOTES,
+    _TRAIN_NOTES,
+    _CATEGORY_TRAIN_NOTES,
+    _LEXICON_PRECISION,
+    _DESCRIPTION_COVERAGE,
+    _DESCRIPTION_MISSING,
+    _BILLABLE,
+    _CODE_LENGTH,
+    _PROCEDURE,
+    _SOURCES,
+    _NOTE_MENTIONS,
+    _COOCCURRENCE,
+) = (
+    _COLUMN[name]
+    for name in (
+        "knn",
+        "classifier",
+        "heading_default",
+        "hierarchy_only",
+        "category_lexicon_best",
+        "category_learned_best",
+        "category_candidates",
+        "family_lexicon_best",
+        "family_learned_best",
+        "family_knn",
+        "family_train_notes",
+        "train_notes",
+        "category_train_notes",
+        "lexicon_precision",
+        "description_coverage",
+        "description_missing",
+        "billable",
+        "code_length",
+        "procedure",
+        "sources",
+        "note_mentions",
+        "cooccurrence",
+    )
+)
+_ICD10CM = CodeSystem.ICD10CM.value
+_SYSTEM_VALUE = {system: system.value for system in CodeSystem}
+_BEST_OF_SOURCE = {
+    CandidateSource.LEXICON: "lexicon_best",
+    CandidateSource.COMPOSED: "composed_best",
+}
 # A category is worth exploring for siblings seen in training when one of its codes was
 # named this surely (two of three content words).
 HIERARCHY_MIN_SIMILARITY = 0.6
@@ -215,39 +272,47 @@ def note_features(
     category_count: Counter[CodeKey] = Counter(category(k) for k in keys)
     note_mentions = math.log1p(len(signals.mentions))
     together = _cooccurrence(named, priors)
-    matrix = np.zeros((len(keys), len(FEATURES)), dtype=np.float32)
-    for i, key in enumerate(keys):
-        row = named.get(key, {})
+    rows = []
+    for key in keys:
+        # One list per row, filled by column: a dict of every feature per candidate cost
+        # more than the rest of ranking (a note has hundreds of candidates).
+        values = [0.0] * len(FEATURES)
+        row = named.get(key)
+        if row:
+            for name, value in row.items():
+                values[_COLUMN[name]] = value
         in_knn, in_classifier = key in signals.knn, key in signals.classifier
         described = facts.description_stems(key)
         found = sum(1 for w in described if w in signals.note_stems)
-        values = {
-            **row,
-            "knn": signals.knn.get(key, 0.0),
-            "classifier": signals.classifier.get(key, 0.0),
-            "heading_default": hierarchy.get(key, 0.0),
-            "hierarchy_only": float(key in hierarchy and not (row or in_knn or in_classifier)),
-            "category_lexicon_best": group_best[category(key)][0],
-            "category_learned_best": group_best[category(key)][1],
-            "category_candidates": category_count[category(key)],
-            "family_lexicon_best": group_best[family(key)][0],
-            "family_learned_best": group_best[family(key)][1],
-            "family_knn": group_best[family(key)][2],
-            "family_train_notes": math.log1p(priors.family_notes[family(key)]),
-            "train_notes": math.log1p(priors.notes[key]),
-            "category_train_notes": math.log1p(priors.category_notes[category(key)]),
-            "lexicon_precision": priors.lexicon_precision(key) if row else 0.0,
-            "description_coverage": found / len(described) if described else 0.0,
-            "description_missing": len(described) - found,
-            "billable": float(facts.billable(key)),
-            "code_length": len(key[1].replace(".", "")),
-            # HCPCS and CPT, like PCS, code what was done or supplied.
-            "procedure": float(key[0] != CodeSystem.ICD10CM.value),
-            "sources": sum((bool(row), in_knn, in_classifier, key in hierarchy)),
-            "note_mentions": note_mentions,
-            "cooccurrence": together.get(key, 0.0),
-        }
-        matrix[i] = [values.get(name, 0.0) for name in FEATURES]
+        code_category, code_family = category(key), family(key)
+        category_best, family_best = group_best.get(code_category), group_best.get(code_family)
+        values[_KNN] = signals.knn.get(key, 0.0)
+        values[_CLASSIFIER] = signals.classifier.get(key, 0.0)
+        values[_HEADING_DEFAULT] = hierarchy.get(key, 0.0)
+        values[_HIERARCHY_ONLY] = float(key in hierarchy and not (row or in_knn or in_classifier))
+        if category_best is not None:
+            values[_CATEGORY_LEXICON_BEST] = category_best[0]
+            values[_CATEGORY_LEARNED_BEST] = category_best[1]
+        values[_CATEGORY_CANDIDATES] = category_count[code_category]
+        if family_best is not None:
+            values[_FAMILY_LEXICON_BEST] = family_best[0]
+            values[_FAMILY_LEARNED_BEST] = family_best[1]
+            values[_FAMILY_KNN] = family_best[2]
+        values[_FAMILY_TRAIN_NOTES] = math.log1p(priors.family_notes[code_family])
+        values[_TRAIN_NOTES] = math.log1p(priors.notes[key])
+        values[_CATEGORY_TRAIN_NOTES] = math.log1p(priors.category_notes[code_category])
+        values[_LEXICON_PRECISION] = priors.lexicon_precision(key) if row else 0.0
+        values[_DESCRIPTION_COVERAGE] = found / len(described) if described else 0.0
+        values[_DESCRIPTION_MISSING] = len(described) - found
+        values[_BILLABLE] = float(facts.billable(key))
+        values[_CODE_LENGTH] = len(key[1].replace(".", ""))
+        # HCPCS and CPT, like PCS, code what was done or supplied.
+        values[_PROCEDURE] = float(key[0] != _ICD10CM)
+        values[_SOURCES] = sum((bool(row), in_knn, in_classifier, key in hierarchy))
+        values[_NOTE_MENTIONS] = note_mentions
+        values[_COOCCURRENCE] = together.get(key, 0.0)
+        rows.append(values)
+    matrix = np.array(rows, dtype=np.float32).reshape(len(keys), len(FEATURES))
     return keys, matrix
 
 
@@ -256,27 +321,30 @@ def _mention_features(signals: NoteSignals) -> dict[CodeKey, dict[str, float]]:
     named: dict[CodeKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     length = max(signals.note_length, 1)
     for mention in budget.checked(signals.mentions):
+        assertion = mention.assertion
+        assertion_column = Assertion(assertion).value
+        in_diagnoses = mention.section in _DIAGNOSIS_SECTIONS
+        position = mention.start / length
         for candidate in mention.candidates:
-            key = (candidate.system.value, candidate.code)
+            system = candidate.system
+            key = (_SYSTEM_VALUE[system], candidate.code)
             row = named[key]
-            weight = support_weight(mention.assertion, candidate.system, candidate.code, None)
+            weight = support_weight(assertion, system, candidate.code, None)
             similarity = candidate.similarity
-            if candidate.source is CandidateSource.LEARNED:
+            source = candidate.source
+            if source is CandidateSource.LEARNED:
                 row["learned_best"] = max(row["learned_best"], similarity)
                 row["learned_supported"] = max(row["learned_supported"], similarity * weight)
                 row["learned_mentions"] += 1
             else:
-                best = {
-                    CandidateSource.LEXICON: "lexicon_best",
-                    CandidateSource.COMPOSED: "composed_best",
-                }.get(candidate.source, "near_best")
+                best = _BEST_OF_SOURCE.get(source, "near_best")
                 row[best] = max(row[best], similarity)
                 row["lexicon_supported"] = max(row["lexicon_supported"], similarity * weight)
                 row["lexicon_mentions"] += 1
-            row[Assertion(mention.assertion).value] += 1
-            row["diagnosis_section"] += mention.section in _DIAGNOSIS_SECTIONS
+            row[assertion_column] += 1
+            row["diagnosis_section"] += in_diagnoses
             if "first_mention" not in row:
-                row["first_mention"] = mention.start / length
+                row["first_mention"] = position
     return named
 
 

@@ -153,6 +153,13 @@ class _SpokenTerms:
         return any(words <= self.terms[i] for i in self.holding.get(rarest, ()))
 
 
+@functools.lru_cache(maxsize=65_536)
+def _term_words(term: str) -> frozenset[str]:
+    """An official term's words; terms are the lexicon's (never note text), so they are
+    kept: a note names the same few thousand terms hundreds of times."""
+    return frozenset(content_stems(ABSENT.sub(" ", term)))
+
+
 def _spoken_terms(note: NoteView) -> list[frozenset[str]]:
     """The words of each official term the note states as present (a partner may be
     named without a code of its own being recommended)."""
@@ -164,7 +171,7 @@ def _spoken_terms(note: NoteView) -> list[frozenset[str]]:
         for candidate in mention.candidates:
             if candidate.source is not CandidateSource.LEXICON or candidate.system is not CM:
                 continue
-            term = frozenset(content_stems(ABSENT.sub(" ", candidate.term)))
+            term = _term_words(candidate.term)
             # A term matched in part says only the words the note has: "appendicitis with
             # localized peritonitis" does not say the gangrene of the term it resembles.
             spoken.append(term if candidate.similarity >= 1.0 else term & said)

@@ -97,6 +97,7 @@ class CodingKnowledge:
         return frozenset(stems)
 
     @functools.lru_cache(maxsize=50_000)  # noqa: B019
+    @functools.lru_cache(maxsize=50_000)  # noqa: B019 (one instance per service, lives as long)
     def chapter_stems(self, code: str) -> frozenset[str]:
         """The words of the block and chapter a code belongs to ("Injury, poisoning and
         certain other consequences of external causes")."""

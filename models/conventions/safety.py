@@ -81,6 +81,8 @@ def _names_a_denied_concept(
     """Whether a code proposed without a span of its own is a kind of a denied condition:
     gastric cancer from similar notes when the note says there is no malignancy, a back
     strain when it says there was no injury (the chapter of injuries)."""
+    if not denied:  # most notes deny nothing: skip building the code's meaning
+        return False
     meaning = knowledge.meaning_stems(draft.code) | knowledge.chapter_stems(draft.code)
     return any(words <= meaning for words in denied)
 

@@ -68,7 +68,7 @@ class BatchFileError(MedcodeError):
 
 
 def file_format(path: Path) -> str:
-    """ ".jsonl" or ".parquet", from the path's suffix."""
+    """The format of a path, from its suffix: JSONL or PARQUET."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise BatchFileError(f"{path}: name it *.jsonl (JSON Lines) or *.parquet (Parquet)")
@@ -230,11 +230,6 @@ def _parquet_ids(path: Path) -> Iterator[tuple[str, Any]]:
 
 def _parquet_notes(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     return _parquet_rows(path, None)
-
-
-def count_rows(path: Path) -> int:
-    """Rows of a Parquet input from its footers, without reading them."""
-    return sum(pq.ParquetFile(part).metadata.num_rows for part in _parquet_inputs(path))
 
 
 # ---- records out -------------------------------------------------------------------------

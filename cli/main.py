@@ -2,6 +2,7 @@
 evaluate and promote models."""
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -86,11 +87,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    # Imports make hundreds of thousands of objects that stay: collecting while they are
+    # made only walks them again. build_suggest_service turns the collector back on.
+    gc.disable()
     import uvicorn
 
     from app.main import build_suggest_service, create_app
 
     if args.workers > 1:  # each worker process loads its own copy at start-up
+        gc.enable()
         from app.main import open_database
 
         open_database(settings).dispose()  # schema created or checked once, before the workers

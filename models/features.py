@@ -277,10 +277,9 @@ def note_features(
         # One list per row, filled by column: a dict of every feature per candidate cost
         # more than the rest of ranking (a note has hundreds of candidates).
         values = [0.0] * len(FEATURES)
-        row = named.get(key)
-        if row:
-            for name, value in row.items():
-                values[_COLUMN[name]] = value
+        mentioned = named.get(key) or {}
+        for name, value in mentioned.items():
+            values[_COLUMN[name]] = value
         in_knn, in_classifier = key in signals.knn, key in signals.classifier
         described = facts.description_stems(key)
         found = sum(1 for w in described if w in signals.note_stems)
@@ -289,7 +288,9 @@ def note_features(
         values[_KNN] = signals.knn.get(key, 0.0)
         values[_CLASSIFIER] = signals.classifier.get(key, 0.0)
         values[_HEADING_DEFAULT] = hierarchy.get(key, 0.0)
-        values[_HIERARCHY_ONLY] = float(key in hierarchy and not (row or in_knn or in_classifier))
+        values[_HIERARCHY_ONLY] = float(
+            key in hierarchy and not (mentioned or in_knn or in_classifier)
+        )
         if category_best is not None:
             values[_CATEGORY_LEXICON_BEST] = category_best[0]
             values[_CATEGORY_LEARNED_BEST] = category_best[1]
@@ -301,14 +302,14 @@ def note_features(
         values[_FAMILY_TRAIN_NOTES] = math.log1p(priors.family_notes[code_family])
         values[_TRAIN_NOTES] = math.log1p(priors.notes[key])
         values[_CATEGORY_TRAIN_NOTES] = math.log1p(priors.category_notes[code_category])
-        values[_LEXICON_PRECISION] = priors.lexicon_precision(key) if row else 0.0
+        values[_LEXICON_PRECISION] = priors.lexicon_precision(key) if mentioned else 0.0
         values[_DESCRIPTION_COVERAGE] = found / len(described) if described else 0.0
         values[_DESCRIPTION_MISSING] = len(described) - found
         values[_BILLABLE] = float(facts.billable(key))
         values[_CODE_LENGTH] = len(key[1].replace(".", ""))
         # HCPCS and CPT, like PCS, code what was done or supplied.
         values[_PROCEDURE] = float(key[0] != _ICD10CM)
-        values[_SOURCES] = sum((bool(row), in_knn, in_classifier, key in hierarchy))
+        values[_SOURCES] = sum((bool(mentioned), in_knn, in_classifier, key in hierarchy))
         values[_NOTE_MENTIONS] = note_mentions
         values[_COOCCURRENCE] = together.get(key, 0.0)
         rows.append(values)

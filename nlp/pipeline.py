@@ -96,7 +96,7 @@ def build_language(
 
 
 def _build_collected(
-    phrases: Iterable[Phrase] | TermMatcher, composer: PcsComposer | None
+    phrases: Iterable[Phrase] | TermMatcher, composer: PcsComposer | None, collect: bool = True
 ) -> Language:
     """build_language, its garbage collected at once.
 
@@ -107,6 +107,10 @@ def _build_collected(
     one that a process holding the lexicon (millions of objects) runs seldom and slowly
     (seconds), so retired pipelines would pile up. Built with automatic collection paused,
     the garbage is still young once the frames end, and a young collection frees it.
+
+    collect=False leaves the collection to the caller: loading at start-up, with the
+    collector paused until everything is loaded (app.main.collector_paused), collects once
+    at the end; a young collection here would walk everything loaded so far.
     """
     with _BUILDING:
         enabled = gc.isenabled()
@@ -116,7 +120,8 @@ def _build_collected(
         finally:
             if enabled:
                 gc.enable()
-        gc.collect(1)
+        if collect:
+            gc.collect(1)
     return language
 
 
@@ -230,7 +235,8 @@ class NoteReader:
         phrases, provenance = load_lexicon(lexicon_dir)
         linker = ApproximateLinker.load(lexicon_dir / LINKER_FOLDER, linking.ef_search)
         composer = PcsComposer.find(lexicon_dir)
-        language = _build_collected(phrases, composer)
+        # With the collector paused, the caller collects once everything is loaded.
+        language = _build_collected(phrases, composer, collect=gc.isenabled())
         return cls(language, linker, linking, provenance, composer, renew_after)
 
     @property

@@ -1,6 +1,7 @@
 """Shared fixtures: one real catalog built from the shared data, once per test session."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -202,10 +203,15 @@ def _serve(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[s
 
 
 def launch(
-    var_dir: Path, log: Path, extra_env: dict[str, str] | None = None, ready_seconds: float = 180
+    var_dir: Path,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    ready_seconds: float = 180,
+    workers: int = 1,
 ) -> tuple["subprocess.Popen[bytes]", str]:
     """`medcode serve` on a var folder and a free port, its output appended to `log` (a
-    file, not a pipe: a full pipe would block it); (process, base URL) once /ready."""
+    file, not a pipe: a full pipe would block it); (process, base URL) once /ready answers
+    200 (with several workers: once one of them does)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -217,12 +223,14 @@ def launch(
         **(extra_env or {}),
     }
     medcode = Path(sys.executable).parent / "medcode"
+    address = ["--host", "127.0.0.1", "--port", str(port)]
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [str(medcode), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [str(medcode), "serve", *address, "--workers", str(workers)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a failed start ends its workers too
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + ready_seconds
@@ -233,7 +241,8 @@ def launch(
             if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
                 return process, base
         except httpx.TransportError:
-            time.sleep(0.3)
-    process.kill()
+            # Short: the benchmarks time start-up from this loop.
+            time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     pytest.fail(f"medcode serve did not become ready in {ready_seconds:.0f} s")

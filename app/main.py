@@ -61,7 +61,7 @@ def collector_paused() -> Iterator[None]:
     loading threw away, and the rest is frozen: never walked again, where a full
     collection of it had been a 2-3 s pause on whichever request happened to trigger it.
     What requests make is collected as before. The collector is on afterwards even if a
-    caller turned it off to import (cli.asgi).
+    caller turned it off to import (`medcode serve`).
     """
     gc.disable()
     try:

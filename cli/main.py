@@ -94,23 +94,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.main import build_suggest_service, create_app
 
-    if args.workers > 1:  # each worker process loads its own copy at start-up
-        gc.enable()
+    # Loaded before the port opens: a missing build is a clear error, not a 500 later.
+    service = build_suggest_service(settings)
+    if args.workers > 1:
         from app.main import open_database
+        from cli.serve_workers import serve_forked
 
         open_database(settings).dispose()  # schema created or checked once, before the workers
-        uvicorn.run(
-            "cli.asgi:app",
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            factory=True,
-            timeout_graceful_shutdown=int(settings.shutdown_seconds),
-            access_log=False,  # app.middleware.AccessLog logs requests without query strings
-        )
+        app = create_app(settings, service)
+        serve_forked(app, args.host, args.port, args.workers, int(settings.shutdown_seconds))
     else:
-        # Loaded before the port opens: a missing build is a clear error, not a 500 later.
-        service = build_suggest_service(settings)
         uvicorn.run(
             create_app(settings, service),
             host=args.host,

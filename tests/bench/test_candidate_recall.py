@@ -3,7 +3,7 @@
 For each dev note, every code among its mentions' candidates counts (exact terms and near
 matches; a model's learned phrases and note-level sources come on top, see
 test_ranker_dev.py). Recall is the share of gold (note, code) pairs found, exactly and by
-3-character category. Run with `make bench`.
+3-character category. Run with `make bench-all`.
 """
 
 import statistics

@@ -1,7 +1,7 @@
 """Load on loopback: concurrent clients post CodiEsp dev notes to /suggest of the installed
 service (one uvicorn worker, its promoted model) for a bounded time and number of requests.
 
-Run with `make bench`. MEDCODE_BENCH_LOAD_CLIENTS (32), MEDCODE_BENCH_LOAD_SECONDS (60) and
+Run with `make bench-all`. MEDCODE_BENCH_LOAD_CLIENTS (32), MEDCODE_BENCH_LOAD_SECONDS (60) and
 MEDCODE_BENCH_LOAD_MAX_REQUESTS (5000) change the run. Figures are printed and written to
 <var>/bench/load.json; the server's log goes next to them.
 

@@ -55,7 +55,7 @@ from tests.bench.perf.commands import (
 )
 from tests.bench.perf.load import Run, run_load
 from tests.bench.perf.notes import Note, dev_notes, joined_note, median_note
-from tests.bench.perf.procfs import Memory, memory_of
+from tests.bench.perf.procfs import Memory, cpu_seconds, memory_of
 from tests.bench.perf.report import (
     Report,
     Series,
@@ -66,7 +66,7 @@ from tests.bench.perf.report import (
     plot_latency_by_length,
     write_results,
 )
-from tests.bench.perf.service import Server, installed_var_dir, served
+from tests.bench.perf.service import Server, installed_var_dir, restarts_in, served
 from tests.bench.perf.stats import Summary, timed_ms
 from tests.bench.test_search_latency import TYPED
 from tests.conftest import ADMIN_AUTH
@@ -119,7 +119,9 @@ class OneWorker:
     model_version: str
     startup_seconds: float
     median: Summary
+    median_server_cpu_ms: float  # per request
     dev: Summary
+    dev_server_cpu_ms: float
     lengths: list[Summary]  # in LENGTHS order
     search: Summary
     load: Run
@@ -130,8 +132,10 @@ class OneWorker:
 class TwoWorkers:
     first_ready_seconds: float
     every_worker_ready_seconds: float
+    workers_restarted: int  # by uvicorn's supervisor, while starting
     load: Run
     memory: list[Memory]
+    supervisor: Memory  # the process that started the workers (it may hold what it loaded)
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +193,9 @@ def test_performance(data_dir: Path, bench_dir: Path, tmp_path: Path) -> None:
             "measured": "after the throughput run, from /proc/<pid>/smaps_rollup",
             "1_worker": [_memory(m) for m in one.memory],
             "2_workers": [_memory(m) for m in two.memory] if isinstance(two, TwoWorkers) else two,
+            "2_workers_supervisor": _memory(two.supervisor)
+            if isinstance(two, TwoWorkers)
+            else None,
         },
         "startup_seconds": {
             "1_worker": round(one.startup_seconds, 2),
@@ -198,6 +205,9 @@ def test_performance(data_dir: Path, bench_dir: Path, tmp_path: Path) -> None:
             "2_workers_every_worker": round(two.every_worker_ready_seconds, 2)
             if isinstance(two, TwoWorkers)
             else two,
+            "2_workers_restarted_while_starting": two.workers_restarted
+            if isinstance(two, TwoWorkers)
+            else None,
         },
         "batch": batch,
         "train": train,
@@ -286,8 +296,14 @@ def _one_worker(
         def timed(text: str, times: int) -> Summary:
             return Summary.of([timed_ms(lambda: _suggest(client, text)) for _ in range(times)])
 
+        # The server's CPU time per request beside the wall time: on a shared machine it
+        # moves less with what else runs.
+        server_pid = [server.process.pid]
+        before = cpu_seconds(server_pid)
         median_ms = timed(median.text, MEDIAN_NOTE_REQUESTS)
+        between = cpu_seconds(server_pid)
         dev_ms = Summary.of([timed_ms(partial(_suggest, client, n.text)) for n in notes])
+        after = cpu_seconds(server_pid)
         lengths = [timed(n.text, REPEATS[w]) for n, w in zip(long_notes, LENGTHS, strict=True)]
         search = _search(client)
         load = _throughput(server, notes)
@@ -296,7 +312,9 @@ def _one_worker(
             model_version,
             server.startup_seconds,
             median_ms,
+            (between - before) * 1000 / MEDIAN_NOTE_REQUESTS,
             dev_ms,
+            (after - between) * 1000 / len(notes),
             lengths,
             search,
             load,
@@ -311,13 +329,14 @@ def _two_workers(var_dir: Path, bench_dir: Path, notes: Sequence[Note]) -> TwoWo
         with served(var_dir, log, 2, SERVER_SETTINGS) as server:
             first = server.startup_seconds
             every = server.every_worker_ready_seconds()
+            restarted = server.workers_restarted()
             load = _throughput(server, notes)
             memory = [memory_of(pid) for pid in server.worker_pids()]
-            return TwoWorkers(first, every, load, memory)
+            supervisor = memory_of(server.process.pid)
+            return TwoWorkers(first, every, restarted, load, memory, supervisor)
     except pytest.fail.Exception as failed:
-        died = len(re.findall(r"Child process \[\d+\] died", log.read_text(errors="replace")))
         why = (failed.msg or "").splitlines()[0]
-        return f"did not start: {why}; workers died and restarted: {died}"
+        return f"did not start: {why}; workers restarted by uvicorn: {restarts_in(log)}"
 
 
 def _suggest(client: httpx.Client, text: str) -> None:
@@ -435,6 +454,8 @@ def _command_figures(measured: Measured) -> dict[str, Any]:
         "argv": ["medcode", *measured.argv[1:]],
         "returncode": measured.returncode,
         "seconds": round(measured.seconds, 2),
+        "cpu_seconds": round(measured.cpu_seconds, 1),
+        "cpu_cores_used": round(measured.cpu_seconds / measured.seconds, 2),
         "peak_rss_mb_all_processes": round(measured.peak_tree_rss_mb, 1),
         "peak_rss_mb_largest_process": round(measured.peak_process_rss_mb, 1),
         "output_tail": measured.output_tail[-1000:],
@@ -445,7 +466,9 @@ def _suggest_figures(one: OneWorker, floor: Floor, long_notes: list[Note]) -> di
     return {
         "warm_up_notes": WARM_UP_NOTES,
         "median_note_ms": one.median.as_dict(),
+        "median_note_server_cpu_ms_per_request": round(one.median_server_cpu_ms, 1),
         "dev_notes_ms": one.dev.as_dict(),
+        "dev_notes_server_cpu_ms_per_request": round(one.dev_server_cpu_ms, 1),
         "by_length": [
             {
                 "words_asked": asked,
@@ -498,8 +521,16 @@ def _load_figures(run: Run) -> dict[str, Any]:
         "latency_ms_of_200": Summary.of(load.latencies_ms).as_dict(1)
         if load.latencies_ms
         else None,
-        # Cores' worth of CPU each side used: the client must not be what is measured.
+        # Cores' worth of CPU each side used: the client must not be what is measured, and
+        # a server that got less than the cores it has shared them with other work.
         "server_cpu_cores": round(run.server_cpu / run.elapsed, 2),
+        # Per worker: a client's connection stays with the worker that accepted it.
+        "server_cpu_cores_by_worker": [
+            round(c / run.elapsed, 2) for c in run.server_cpu_by_process
+        ],
+        "notes_per_server_cpu_second": round(load.answered / run.server_cpu, 2)
+        if run.server_cpu
+        else None,
         "client_cpu_cores": round(run.client_cpu / run.elapsed, 3),
         "load_average_1_min_before_after": [
             round(run.load_average_before, 2),
@@ -533,6 +564,7 @@ def _report(
     add("/suggest median note p50 (1 worker)", one.median.p50, "ms", SUGGEST_P50_MS)
     add("/suggest median note p95", one.median.p95, "ms", SUGGEST_P95_MS)
     add("/suggest median note p99", one.median.p99, "ms")
+    add("/suggest median note, server CPU per request", one.median_server_cpu_ms, "ms")
     add(
         f"/suggest {dev_count} dev notes p50",
         one.dev.p50,
@@ -580,6 +612,14 @@ def _report(
             PSS_PER_WORKER_GB,
             note=f"RSS {worst.rss_mb / 1000:.2f} GB",
         )
+    if isinstance(two, TwoWorkers):
+        everything = two.supervisor.pss_mb + sum(m.pss_mb for m in two.memory)
+        add(
+            "PSS of the 2-worker server in all",
+            everything / 1000,
+            "GB",
+            note=f"the supervisor {two.supervisor.pss_mb / 1000:.2f} GB of it",
+        )
     add("start-up to /ready, 1 worker", one.startup_seconds, "s", STARTUP_SECONDS)
     if isinstance(two, TwoWorkers):
         add(
@@ -587,7 +627,13 @@ def _report(
             two.first_ready_seconds,
             "s",
             STARTUP_SECONDS,
-            note=f"last worker up at {two.every_worker_ready_seconds:.1f} s",
+            note=f"last worker up at {two.every_worker_ready_seconds:.1f} s"
+            + (
+                f"; {two.workers_restarted} worker(s) killed by uvicorn's 5 s health check"
+                " while loading, restarted"
+                if two.workers_restarted
+                else ""
+            ),
         )
     else:
         add("start-up to /ready, 2 workers", None, note="did not start")
@@ -616,7 +662,11 @@ def _two_memory(two: TwoWorkers | str) -> list[Memory]:
 
 def _errors(run: Run) -> str:
     refused = run.load.refused_by_design
-    return f"{sum(run.load.errors.values())} errors, 429: {refused['429']}, 503: {refused['503']}"
+    cores = " + ".join(f"{c / run.elapsed:.2f}" for c in run.server_cpu_by_process)
+    return (
+        f"server used {cores} cores;"
+        f" {sum(run.load.errors.values())} errors, 429: {refused['429']}, 503: {refused['503']}"
+    )
 
 
 def _batch_rows(report: Report, batch: dict[str, Any]) -> None:
@@ -631,7 +681,8 @@ def _batch_rows(report: Report, batch: dict[str, Any]) -> None:
             f"medcode batch --engine local --workers {workers}",
             figures["notes_per_second_wall"],
             "notes/s",
-            note=f"{figures['records']} notes in {figures['seconds']:.0f} s with start-up"
+            note=f"{figures['records']} notes in {figures['seconds']:.0f} s with start-up,"
+            f" {figures['cpu_cores_used']:.2f} cores used"
             + (f"; {coding:.1f} notes/s coding alone" if coding else "")
             + ("" if figures["ok"] else "; FAILED"),
         )

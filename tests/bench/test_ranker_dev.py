@@ -1,6 +1,6 @@
 """The learned ranker on CodiEsp dev, trained on train only, on what `make install` built.
 
-Run with `make bench`; prints MAP, MAP@30 and micro P/R/F1 per system, the training time
+Run with `make bench-all`; prints MAP, MAP@30 and micro P/R/F1 per system, the training time
 and the time to score a note. `make dev-figures` reaches the same figures through the
 `medcode train` and `medcode evaluate` commands, with the HTML report.
 """

@@ -5,7 +5,7 @@ saved size, and per source and code system: candidate recall (share of dev gold
 (case, code) pairs among the source's codes) and MAP of ranking by the source's own score
 (mean over dev cases with gold codes of that system). The quick experiment measured kNN
 top 40: diagnoses recall 0.378 / MAP 0.167; logistic regression top 30: 0.366 / 0.184;
-procedure recall 0.548 (kNN) and 0.540 (logistic regression). Run with `make bench`.
+procedure recall 0.548 (kNN) and 0.540 (logistic regression). Run with `make bench-all`.
 """
 
 import statistics

@@ -5,7 +5,7 @@ when the read is linear. The /suggest use case (reading, ranking, conventions) i
 at 200k beside it, without a reading budget, and its cost per character at 200k must stay
 within MAX_GROWTH of that at 50k.
 
-Run with `make bench` on what `make install` built (var/).
+Run with `make bench-all` on what `make install` built (var/).
 """
 
 import gc

@@ -3,6 +3,7 @@ and everything it starts: `medcode train` into a scratch models folder, `medcode
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ class Measured:
 
     argv: list[str]
     seconds: float
+    cpu_seconds: float  # user + system, of the command and every process it waited for
     returncode: int
     peak_tree_rss_mb: float
     peak_process_rss_mb: float
@@ -43,6 +45,9 @@ def run_measured(
     peak_tree = peak_process = 0
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
+        # Children's CPU time counts once they have been waited for: before and after this
+        # one, what was counted before it is taken away.
+        cpu_before = _children_cpu()
         started = time.monotonic()
         process = subprocess.Popen(
             argv, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
@@ -56,8 +61,16 @@ def run_measured(
             peak_tree, peak_process = max(peak_tree, sum(sizes)), max(peak_process, *sizes, 0)
             time.sleep(POLL_SECONDS)
         seconds = time.monotonic() - started
+    cpu = _children_cpu() - cpu_before
     tail = log.read_text(errors="replace")[-2000:]
-    return Measured(argv, seconds, process.returncode, peak_tree / 1e6, peak_process / 1e6, tail)
+    return Measured(
+        argv, seconds, cpu, process.returncode, peak_tree / 1e6, peak_process / 1e6, tail
+    )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def has_command(words: Sequence[str], options: Sequence[str]) -> bool:

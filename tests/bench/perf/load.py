@@ -74,9 +74,13 @@ class Run:
     clients: int
     elapsed: float
     client_cpu: float
-    server_cpu: float
+    server_cpu_by_process: list[float]  # in the order of the pids given
     load_average_before: float
     load_average_after: float
+
+    @property
+    def server_cpu(self) -> float:
+        return sum(self.server_cpu_by_process)
 
     @property
     def notes_per_second(self) -> float:
@@ -118,7 +122,7 @@ async def _run(
         for answer in warming:
             answer.raise_for_status()
         load_before = os.getloadavg()[0]
-        client_cpu, server_cpu = time.process_time(), cpu_seconds(server_pids)
+        client_cpu, server_cpu = time.process_time(), _each_cpu(server_pids)
         started = time.perf_counter()
         deadline = started + seconds
         await asyncio.gather(
@@ -129,7 +133,7 @@ async def _run(
             clients,
             time.perf_counter() - started,
             time.process_time() - client_cpu,
-            cpu_seconds(server_pids) - server_cpu,
+            [b - a for a, b in zip(server_cpu, _each_cpu(server_pids), strict=True)],
             load_before,
             os.getloadavg()[0],
         )
@@ -152,3 +156,7 @@ async def _client(
             load.failed(error)
         else:
             load.record(started, response)
+
+
+def _each_cpu(pids: Sequence[int]) -> list[float]:
+    return [cpu_seconds([pid]) for pid in pids]

@@ -3,6 +3,7 @@ benchmarks run it: on loopback, with one worker or several, timed from process s
 the first 200 from /ready; its worker processes and their memory."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -44,7 +45,7 @@ class Server:
 
     def worker_pids(self) -> list[int]:
         """The processes that answer requests: the server itself with one worker; with
-        several, uvicorn's worker processes (children of the server that spawned them)."""
+        several, the worker processes it started (its children)."""
         if self.workers == 1:
             return [self.process.pid]
         found = children(self.process.pid)
@@ -59,6 +60,15 @@ class Server:
                 return time.monotonic() - self.started
             time.sleep(0.05)
         raise AssertionError(f"not every worker was ready within {timeout:.0f} s")
+
+    def workers_restarted(self) -> int:
+        """Workers uvicorn's supervisor replaced: it kills one that does not answer its
+        health check within 5 s, which a worker busy loading may not."""
+        return restarts_in(self.log)
+
+
+def restarts_in(log: Path) -> int:
+    return len(re.findall(r"Child process \[\d+\] died", log.read_text(errors="replace")))
 
 
 @contextmanager

@@ -299,7 +299,8 @@ def _written(spark: "SparkSession", out_path: str, out_format: str) -> "DataFram
     try:
         written = spark.read.format(out_format).load(out_path)
     except AnalysisException as exc:
-        condition = exc.getCondition() or ""
+        # getCondition from Spark 4.0; Spark 3.5 (Databricks 15.4 LTS) has getErrorClass.
+        condition = getattr(exc, "getCondition", exc.getErrorClass)() or ""
         if condition == "DATA_SOURCE_NOT_FOUND":
             raise MedcodeError(
                 f"this Spark session cannot write {out_format}: add Delta Lake to it"

@@ -146,6 +146,7 @@ def session(master: str | None = None) -> "SparkSession":
     if _runs_locally(master):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # each call to the JVM, at INFO
     builder = SparkSession.builder.appName("medcode batch")
     if master is not None:
         builder = builder.master(master)

@@ -27,7 +27,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     log_hygiene.install()
-    logging.getLogger("py4j").setLevel(logging.WARNING)
     try:
         options = BatchOptions(
             systems=tuple(CodeSystem(s) for s in args.system) if args.system else None,

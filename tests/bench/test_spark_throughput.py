@@ -1,7 +1,7 @@
 """Notes per second per core of `medcode batch`: the local engine in one process, and the
 Spark engine on local[2], over the 250 CodiEsp dev notes with the installed promoted model.
 
-Run with `make bench` (or `pytest -m bench -s tests/bench/test_spark_throughput.py`);
+Run with `make bench-all` (or `pytest -m bench -s tests/bench/test_spark_throughput.py`);
 MEDCODE_BENCH_SPARK_REPEATS (3) sets the repeats. Each run is a fresh process, as a user
 would start it. Figures are printed and written to <var>/bench/spark.json; the README's
 "Back-coding on Spark" table and projection come from them.

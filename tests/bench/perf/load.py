@@ -95,11 +95,14 @@ def run_load(
     seconds: float,
     max_requests: int,
     warm_up: int = 5,
+    keep_alive: bool = True,
 ) -> Run:
     """`clients` connections posting `notes` in turn, each as soon as its last answer is
     back, until `seconds` have passed or `max_requests` were sent; after the first
     `warm_up` notes, sent at once (so that with several workers each reads some)."""
-    return asyncio.run(_run(base, server_pids, notes, clients, seconds, max_requests, warm_up))
+    return asyncio.run(
+        _run(base, server_pids, notes, clients, seconds, max_requests, warm_up, keep_alive)
+    )
 
 
 async def _run(
@@ -110,9 +113,12 @@ async def _run(
     seconds: float,
     max_requests: int,
     warm_up: int,
+    keep_alive: bool,
 ) -> Run:
     load = Load()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients if keep_alive else 0
+    )
     async with httpx.AsyncClient(
         base_url=base, headers=ADMIN_AUTH, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits
     ) as client:

@@ -13,6 +13,7 @@ import pytest
 
 from app.config import Settings
 from codes.catalog import Catalog
+from models.suggester import Suggester
 from nlp.pipeline import LinkingSettings, NoteReader
 from training.encounters import CodiEspSource
 from training.evaluation import figures, gold_by_system, predict
@@ -40,7 +41,9 @@ def test_learned_ranker_on_dev(data_dir: Path) -> None:
     print(f"out of fold: {result.out_of_fold}")
 
     started = time.perf_counter()
-    predictions = predict(result.model, dev, reader, catalog)
+    # Under the conventions the service applies by default, as /suggest answers.
+    suggester = Suggester.open(catalog)
+    predictions = predict(result.model, dev, reader, suggester, settings.conventions)
     per_note = (time.perf_counter() - started) / len(dev) * 1000
     print(f"scored {len(dev)} dev notes, {per_note:.0f} ms per note (reading included)")
     for system, figure in figures(predictions, gold_by_system(dev, result.model.systems)).items():

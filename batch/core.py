@@ -10,6 +10,7 @@ a record too, with `error` set and no suggestions: a batch never stops on one ba
 and a rerun does not try it again.
 """
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from app.errors import ServiceError
+from app.log_hygiene import where
 from app.schemas import SuggestRequest, suggestion_out
 from app.services.suggest import SuggestService
 from codes.errors import MedcodeError
@@ -26,6 +28,7 @@ from nlp import budget
 
 # The input a note may carry besides its text; anything else in an input record is ignored.
 INPUT_FIELDS = ("note_id", "text", "setting")
+logger = logging.getLogger(__name__)
 OUTPUT_FIELDS = ("note_id", "model_version", "conventions", "suggestions", "error")
 
 
@@ -89,6 +92,13 @@ class NoteCoder:
             return self._failed(note_id, "invalid_request", _validation_detail(exc))
         except (ServiceError, MedcodeError) as exc:
             return self._failed(note_id, getattr(exc, "error", "error"), str(exc.detail))
+        except Exception as exc:
+            # One note that breaks the reader must not stop a run (nor, on Spark, fail its
+            # task and then the job) at every resume: it gets an error record like the
+            # others. Logged by note id, type and place, never by message: it may quote
+            # the note.
+            logger.error("note %s: unexpected %s at %s", note_id, type(exc).__name__, where(exc))
+            return self._failed(note_id, "internal_error", type(exc).__name__)
         return {
             "note_id": note_id,
             "model_version": result.model_version,

@@ -115,7 +115,7 @@ def _coding(coder: NoteCoder, workers: int) -> Iterator[Coding]:
     """A function from notes to their records in input order: in this process, or spread
     over `workers` forked processes (started here, before any other thread of the run)."""
     if workers == 1:
-        yield lambda notes: (_code_one(coder, note) for note in notes)
+        yield lambda notes: (coder.code(note) for note in notes)
         return
     pool = ProcessPoolExecutor(
         workers,
@@ -158,15 +158,4 @@ def _adopt(coder: NoteCoder) -> None:
 
 def _code_chunk(notes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     assert _coder is not None, "a worker codes only after _adopt"
-    return [_code_one(_coder, note) for note in notes]
-
-
-def _code_one(coder: NoteCoder, note: Mapping[str, Any]) -> dict[str, Any]:
-    """The core's record; an unexpected failure becomes an error record as well (as in
-    the Spark engine): one note that breaks the reader must not stop a run on it at every
-    resume. Logged by note id, type and place, never by message (it may quote the note)."""
-    try:
-        return coder.code(note)
-    except Exception as exc:
-        logger.exception("note %s: unexpected %s", note.get("note_id"), type(exc).__name__)
-        return coder._failed(note.get("note_id"), "internal_error", type(exc).__name__)
+    return [_coder.code(note) for note in notes]

@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -110,21 +110,8 @@ def _code_batches(job: CodingJob, batches: Iterator["pd.DataFrame"]) -> Iterator
         if batch.empty:
             continue
         coder = _worker_coder(job)  # built on the first note, not for an empty partition
-        records = [_code_one(coder, note) for note in batch.to_dict("records")]
+        records = [coder.code(note) for note in batch.to_dict("records")]
         yield pd.DataFrame.from_records(records, columns=list(OUTPUT_FIELDS))
-
-
-def _code_one(coder: NoteCoder, note: Mapping[str, Any]) -> dict[str, Any]:
-    """The core's record; an unexpected failure becomes an error record as well.
-
-    One failing note would otherwise fail its task, then after retries the whole job,
-    and a run of millions of notes would write nothing.
-    """
-    try:
-        return coder.code(note)
-    except Exception as exc:
-        logger.exception("note %s: unexpected %s", note.get("note_id"), type(exc).__name__)
-        return coder._failed(note.get("note_id"), "internal_error", type(exc).__name__)
 
 
 # ---- a run: read, skip what is done, code, append ---------------------------------------

@@ -182,14 +182,18 @@ def test_a_note_that_breaks_the_reader_is_an_error_record_not_the_end_of_the_run
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    code = note_coder.code
+    suggest = note_coder.service.suggest
+    breaking = next(n["text"] for n in short_notes() if n["note_id"] == "n05")
 
-    def breaks_on_n05(note: Any) -> dict[str, Any]:
-        if note["note_id"] == "n05":
-            raise ValueError(f"cannot read {note['text']}")
-        return code(note)
+    broken: list[str] = []
 
-    monkeypatch.setattr(note_coder, "code", breaks_on_n05)
+    def breaks_on_n05(text: str, *args: Any) -> Any:
+        if text == breaking and not broken:  # n05 only: a later note repeats its text
+            broken.append(text)
+            raise ValueError(f"cannot read {text}")
+        return suggest(text, *args)
+
+    monkeypatch.setattr(note_coder.service, "suggest", breaks_on_n05)
     out = tmp_path / "out.jsonl"
     with caplog.at_level(logging.ERROR):
         run(note_coder, batch_settings, write_jsonl(tmp_path / "n.jsonl", short_notes()), out)
@@ -197,6 +201,7 @@ def test_a_note_that_breaks_the_reader_is_an_error_record_not_the_end_of_the_run
     assert records[4]["error"] == {"error": "internal_error", "detail": "ValueError"}
     assert records[:4] + records[5:] == reference[:4] + reference[5:]
     assert "note n05: unexpected ValueError" in caplog.text
+    assert breaking not in caplog.text
 
 
 def test_repeated_note_ids_are_refused_before_anything_is_written(

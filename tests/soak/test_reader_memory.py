@@ -46,11 +46,15 @@ def test_memory_stays_flat_over_20000_distinct_notes(
     most_strings = 0
     rss: dict[int, float] = {}
     with caplog.at_level(logging.INFO):
+        caplog.clear()
+        before = own.renewals
         for number, text in enumerate(distinct_notes(sentences, NOTES), 1):
             own.read(text)
             most_strings = max(most_strings, len(own.nlp.vocab.strings))
             if number % EVERY == 0:
                 rss[number] = rss_mib()
+        with own._renewing:  # a renewal under way logs once it is done
+            pass
 
     logging.getLogger(__name__).info(
         "strings at most %d (fresh %d); RSS MiB by notes read: %s",
@@ -58,12 +62,14 @@ def test_memory_stays_flat_over_20000_distinct_notes(
         fresh,
         {n: round(mib) for n, mib in rss.items()},
     )
-    assert own.renewals >= 15
+    # One renewal per ~800 notes when builds are quick; fewer on a loaded machine, where
+    # reads go on for longer on the full pipeline while the next one builds.
+    assert own.renewals - before >= 10
     # Reads go on while the next pipeline is built, but wait for it at twice the bound.
     assert most_strings < fresh + 2 * RENEW_AFTER + 200
     # Each window holds renewals, so its highest point holds a pipeline being built too.
     early, late = max(rss[n] for n in EARLY), max(rss[n] for n in LATE)
     assert late - early < RSS_TOLERANCE_MIB, {n: round(mib) for n, mib in rss.items()}
     renewals = [r.getMessage() for r in caplog.records if "renewed" in r.getMessage()]
-    assert len(renewals) >= 15
+    assert len(renewals) == own.renewals - before
     assert not any("Mr." in message or "MRN" in message for message in renewals)

@@ -13,11 +13,9 @@ from collections.abc import Sequence
 
 from app import log_hygiene
 from app.config import Settings
-from batch.core import BatchOptions
+from batch.arguments import add_option_arguments, options_from
 from batch.spark import FORMATS, NOTES_PER_TASK, run_spark, stop_session
 from codes.errors import MedcodeError
-from codes.systems import CodeSystem
-from models.artifacts import ArtifactStore
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,13 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     log_hygiene.install()
     try:
-        options = BatchOptions(
-            systems=tuple(CodeSystem(s) for s in args.system) if args.system else None,
-            limit=args.limit,
-            conventions=args.conventions,
-            # Resolved once, in the driver: every executor codes with this model.
-            model_version=ArtifactStore(settings.models_dir).get(args.model).version,
-        )
+        options = options_from(args, settings)  # the model pinned in the driver
         summary = run_spark(
             settings,
             options,
@@ -68,16 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         help="default: json for .jsonl/.json/.ndjson, else parquet",
     )
     parser.add_argument("--out-format", choices=FORMATS, default="parquet")
-    parser.add_argument("--system", action="append", choices=[s.value for s in CodeSystem])
-    parser.add_argument("--limit", type=int, default=30)
-    parser.add_argument(
-        "--conventions", choices=["us", "learned"], help="default: MEDCODE_CONVENTIONS (us)"
-    )
-    parser.add_argument(
-        "--model",
-        default="promoted",
-        help="VERSION, latest or promoted (default); fixed for the whole run",
-    )
+    add_option_arguments(parser)
     parser.add_argument(
         "--master", help="for local runs only (local[4]); spark-submit's --master otherwise"
     )

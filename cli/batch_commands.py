@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.config import Settings
-from codes.systems import CodeSystem
+from batch.arguments import add_option_arguments, options_from
 
 if TYPE_CHECKING:  # imported when a batch runs: pyarrow is not needed to parse arguments
     from batch.core import BatchOptions
@@ -44,38 +44,19 @@ def add_commands(commands: Any) -> None:
     batch.add_argument(
         "--workers", type=int, help="local engine: processes coding notes (default 1)"
     )
-    batch.add_argument("--system", action="append", choices=[s.value for s in CodeSystem])
-    batch.add_argument("--limit", type=int, default=30, help="suggestions kept per note")
-    batch.add_argument(
-        "--conventions", choices=["us", "learned"], help="default: MEDCODE_CONVENTIONS (us)"
-    )
-    batch.add_argument(
-        "--model",
-        default="promoted",
-        help="VERSION, latest or promoted (default); fixed for the whole run",
-    )
+    add_option_arguments(batch)
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     batch.set_defaults(run=_batch)
 
 
 def _batch(args: argparse.Namespace, settings: Settings) -> int:
-    from batch.core import BatchOptions
     from batch.io import file_format
-    from models.artifacts import ArtifactStore
 
-    if not 1 <= args.limit <= 1000:
-        raise ValueError("--limit must be between 1 and 1000")
     if args.workers is not None and args.workers < 1:
         raise ValueError("--workers must be at least 1")
     file_format(args.in_path)
     file_format(args.out_path)
-    options = BatchOptions(
-        systems=tuple(CodeSystem(s) for s in args.system) if args.system else None,
-        limit=args.limit,
-        conventions=args.conventions,
-        # Resolved once, here: every note of the run, and of a resumed run, gets one model.
-        model_version=ArtifactStore(settings.models_dir).get(args.model).version,
-    )
+    options = options_from(args, settings)
     if args.engine == "spark":
         return _spark(args, settings, options)
 

@@ -10,6 +10,7 @@ a record too, with `error` set and no suggestions: a batch never stops on one ba
 and a rerun does not try it again.
 """
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -51,12 +52,8 @@ class BatchOptions:
             return self
         from models.artifacts import ArtifactStore
 
-        promoted = ArtifactStore(settings.models_dir).promoted()
-        if promoted is None:
-            raise MedcodeError(
-                f"no model is promoted in {settings.models_dir}: run `medcode train` first"
-            )
-        return BatchOptions(self.systems, self.limit, self.conventions, promoted.version)
+        promoted = ArtifactStore(settings.models_dir).get("promoted")
+        return dataclasses.replace(self, model_version=promoted.version)
 
 
 class NoteCoder:

@@ -296,8 +296,9 @@ class Results:
         self.written.add(note_id)
         self.runs.add((model_version, conventions))
 
-    def _take_lock(self, handle: IO[bytes]) -> None:
-        """Hold `handle`'s lock until closed, or refuse if another run holds it."""
+    def _lock_and_resume(self, handle: IO[bytes]) -> None:
+        """Hold `handle`'s lock until closed (or refuse if another run holds it), then read
+        what earlier runs wrote; a failure to read lets the lock go."""
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -306,6 +307,14 @@ class Results:
                 f"{self.path}: another medcode batch run is writing to it; wait for it to end"
             ) from None
         self._lock = handle
+        try:
+            self._resume()
+        except BaseException:
+            self._release()
+            raise
+
+    def _resume(self) -> None:
+        raise NotImplementedError
 
     def _release(self) -> None:
         if self._lock is not None:
@@ -324,12 +333,7 @@ class JsonlResults(Results):
         super().__init__(path, *JSONL_CHECKPOINT)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("ab")
-        self._take_lock(self._file)  # the output itself carries the lock
-        try:
-            self._resume()
-        except BaseException:
-            self._release()
-            raise
+        self._lock_and_resume(self._file)  # the output itself carries the lock
 
     def _resume(self) -> None:
         """Read the ids of the complete lines; cut off a last line a crash left torn."""
@@ -375,13 +379,8 @@ class ParquetResults(Results):
                 f"{path} is a file: Parquet output is a folder of part files; name another --out"
             )
         path.mkdir(parents=True, exist_ok=True)
-        self._take_lock((path / _LOCK_FILE).open("ab"))
         self._rows: list[Mapping[str, Any]] = []
-        try:
-            self._resume()
-        except BaseException:
-            self._release()
-            raise
+        self._lock_and_resume((path / _LOCK_FILE).open("ab"))
 
     def _resume(self) -> None:
         for stray in self.path.glob(f"{_TEMP_PREFIX}*"):

@@ -1,11 +1,21 @@
 """The lexicon: every alias the note matcher looks for, from every source, saved once at
-build time (`medcode codes import`) and loaded at start-up."""
+build time (`medcode codes import`) and loaded at start-up.
+
+Saved twice over: as alias columns (lexicon.json, `load_lexicon`: every phrase, as a
+trained model reads its learned phrases) and as the term matcher's index with the same
+phrases in arrays (terms.json and terms.npz, `load_terms`: what a service reads, with no
+phrase made before a note matches it). lexicon.json keeps its format because every
+trained model's learned phrases are saved in it.
+"""
 
 import json
 import logging
+import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from codes.catalog import Catalog
 from codes.errors import MedcodeError
@@ -14,13 +24,17 @@ from codes.records import CodeRecord
 from codes.systems import CodeSystem
 from codes.text import words
 from nlp.aliases import Alias
-from nlp.term_matcher import Phrase, group_phrases
+from nlp.saved_phrases import SavedPhrases
+from nlp.term_matcher import Phrase, TermMatcher, group_phrases
 
 logger = logging.getLogger(__name__)
 
 LEXICON_FILE = "lexicon.json"
 LINKER_FOLDER = "linker"
 LEXICON_FORMAT = 2
+TERMS_FILE = "terms.json"  # written last: stems, names, provenance
+TERMS_ARRAYS = "terms.npz"
+TERMS_FORMAT = 1
 
 
 class LexiconError(MedcodeError):
@@ -83,7 +97,45 @@ def save_lexicon(folder: Path, aliases: Iterable[Alias], provenance: dict[str, o
     }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / LEXICON_FILE).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    _save_terms(folder, phrases, provenance)
     return len(phrases)
+
+
+def _save_terms(folder: Path, phrases: list[Phrase], provenance: dict[str, object]) -> None:
+    saved = SavedPhrases.of(phrases)
+    (folder / TERMS_FILE).unlink(missing_ok=True)  # no manifest until the arrays are whole
+    np.savez(folder / TERMS_ARRAYS, allow_pickle=False, **saved.arrays())
+    manifest = {
+        "format": TERMS_FORMAT,
+        "provenance": provenance,
+        "phrases": saved.index.phrase_count,
+        "aliases": saved.alias_count,
+        "systems": [s.value for s in saved.systems],
+        "sources": saved.sources,
+        "stems": list(saved.index.stems),
+    }
+    (folder / TERMS_FILE).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+
+def load_terms(folder: Path) -> tuple[TermMatcher, dict[str, Any]]:
+    """The lexicon's term matcher, read as saved: nothing to build, and a phrase is made
+    only once a note matches it. LexiconError if the folder has none of this format."""
+    manifest = read_built_json(
+        folder / TERMS_FILE, "lexicon term index", TERMS_FORMAT, LexiconError
+    )
+    try:
+        with np.load(folder / TERMS_ARRAYS, allow_pickle=False) as saved:
+            arrays = {name: saved[name] for name in saved.files}
+        phrases = SavedPhrases.from_arrays(
+            manifest["stems"], manifest["systems"], manifest["sources"], arrays
+        )
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise LexiconError(
+            f"the lexicon term index at {folder} is incomplete or damaged ({exc}):"
+            " run `medcode codes import` again"
+        ) from exc
+    matcher = TermMatcher.over(phrases.index, phrases.phrase, phrases.alias_count)
+    return matcher, manifest["provenance"]
 
 
 def load_lexicon(folder: Path) -> tuple[list[Phrase], dict[str, Any]]:

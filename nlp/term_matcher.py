@@ -15,14 +15,14 @@ two words are asserted differently and cannot make one mention.
 import heapq
 import itertools
 from bisect import bisect_left
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
 from codes.text import words
 from nlp import budget
 from nlp.aliases import Alias
+from nlp.term_index import Bucket, TermIndex
 from nlp.terms import content_stems, stem
 from nlp.tokens import Token
 
@@ -76,30 +76,45 @@ def group_phrases(aliases: Iterable[Alias]) -> list[Phrase]:
 
 
 class TermMatcher:
-    """Phrases indexed by their two rarest stems.
+    """Phrases indexed by their two rarest stems (nlp/term_index.py).
 
     A sentence looks up each of its stems as a phrase's rarest one, then only the second
     stems it also holds: most phrases are never touched. Single-stem phrases sit apart.
+
+    Built from phrases in memory (a model's learned phrases, tests), or `over` an index
+    saved at build time, whose phrases are made only once a note matches them.
     """
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         kept = list(phrases)
-        frequency = Counter(s for p in kept for s in p.stems)
-        self._single: dict[str, list[Phrase]] = {}
-        self._by_pair: dict[str, dict[str, list[tuple[frozenset[str], Phrase]]]] = {}
-        for phrase in kept:
-            rarest = sorted(phrase.stems, key=lambda s: (frequency[s], s))
-            if len(rarest) == 1:
-                self._single.setdefault(rarest[0], []).append(phrase)
-            else:
-                seconds = self._by_pair.setdefault(rarest[0], {})
-                seconds.setdefault(rarest[1], []).append((frozenset(phrase.stems), phrase))
-        self.phrase_count = len(kept)
-        self.alias_count = sum(len(p.aliases) for p in kept)
+        self._use(
+            TermIndex.build([p.stems for p in kept]),
+            kept.__getitem__,
+            sum(len(p.aliases) for p in kept),
+        )
 
     @classmethod
     def from_aliases(cls, aliases: Iterable[Alias]) -> "TermMatcher":
         return cls(group_phrases(aliases))
+
+    @classmethod
+    def over(
+        cls, index: TermIndex, phrase: Callable[[int], Phrase], alias_count: int
+    ) -> "TermMatcher":
+        """A matcher on a built index; `phrase(id)` makes a phrase the first time it
+        matches, and must give an equal one each time."""
+        matcher = cls(())
+        matcher._use(index, phrase, alias_count)
+        return matcher
+
+    def _use(self, index: TermIndex, phrase: Callable[[int], Phrase], alias_count: int) -> None:
+        self._index = index
+        self._phrase = phrase
+        # A stem's bucket is made the first time a sentence holds it. Words no phrase
+        # holds are not kept, so this grows to the lexicon's stems at most.
+        self._buckets: dict[str, Bucket] = {}
+        self.phrase_count = index.phrase_count
+        self.alias_count = alias_count
 
     def match(
         self,
@@ -119,30 +134,48 @@ class TermMatcher:
         not read again for every phrase it is part of.
         """
         positions = _positions(tokens, extra_stems)
+        buckets = self._buckets_of(positions)
+        phrase = self._phrase
         matches = [
-            PhraseMatch(phrase, i, i, 1)
-            for word, found_at in positions.items()
-            for phrase in self._single.get(word, ())
-            for i in found_at
+            PhraseMatch(phrase(single), i, i, 1)
+            for word, bucket in buckets
+            for single in bucket.singles
+            for i in positions[word]
         ]
-        multiword = self._found_multiword(positions)
+        multiword = self._found_multiword(positions, buckets)
         if not multiword:
             return matches
         # Alphanumeric tokens before each index, and the cues as flags: O(1) window tests.
         alnum_before = list(itertools.accumulate((t.norm.isalnum() for t in tokens), initial=0))
         barriers = _Barriers(cues, len(tokens))
-        for phrase in budget.checked(multiword):
-            width = len(phrase.stems) * _SPREAD + _SLACK
-            for first, last in _occurrences(phrase, positions, width, barriers):
+        for found in budget.checked(multiword):
+            width = len(found.stems) * _SPREAD + _SLACK
+            for first, last in _occurrences(found, positions, width, barriers):
                 words_in = alnum_before[last + 1] - alnum_before[first]
-                matches.append(PhraseMatch(phrase, first, last, max(words_in, 1)))
+                matches.append(PhraseMatch(found, first, last, max(words_in, 1)))
         return matches
 
-    def _found_multiword(self, positions: dict[str, list[int]]) -> list[Phrase]:
+    def _buckets_of(self, positions: dict[str, list[int]]) -> list[tuple[str, Bucket]]:
+        """The buckets of the sentence's words that phrases hold, in the sentence's order."""
+        known = self._buckets
+        found = []
+        for word in positions:
+            bucket = known.get(word)
+            if bucket is None:
+                bucket = self._index.bucket(word)
+                if bucket is None:
+                    continue
+                known[word] = bucket
+            found.append((word, bucket))
+        return found
+
+    def _found_multiword(
+        self, positions: dict[str, list[int]], buckets: list[tuple[str, Bucket]]
+    ) -> list[Phrase]:
         present = positions.keys()
         found: list[Phrase] = []
-        for word in present:
-            seconds = self._by_pair.get(word)
+        for _, bucket in buckets:
+            seconds = bucket.seconds
             if not seconds:
                 continue
             shared = (
@@ -151,7 +184,7 @@ class TermMatcher:
                 else [w for w in seconds if w in present]
             )
             for second in shared:
-                found.extend(p for stems, p in seconds[second] if present >= stems)
+                found.extend(self._phrase(p) for stems, p in seconds[second] if present >= stems)
         return found
 
 

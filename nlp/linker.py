@@ -2,20 +2,25 @@
 
 This is scispaCy's candidate generation over our own aliases. Each distinct folded alias
 text becomes a TF-IDF vector of its character 3-grams, an nmslib HNSW graph finds the
-aliases nearest a mention's vector by cosine, and scispaCy's `CandidateGenerator` maps
-those aliases back to codes. Misspellings ("atrial fibrilation"), other spellings
-("oesophageal") and word forms ("infarct") keep most of a phrase's 3-grams, so they land
-near the right alias where exact alias matching finds nothing. A single short word
-loses too many 3-grams to one typo ("pnuemonia" is not near "pneumonia" at 0.7).
+aliases nearest a mention's vector by cosine, and those aliases map back to codes as
+scispaCy's `CandidateGenerator` maps them (done here, so that the alias table can stay
+in arrays instead of its knowledge base of Python objects). Misspellings ("atrial
+fibrilation"), other spellings ("oesophageal") and word forms ("infarct") keep most of a
+phrase's 3-grams, so they land near the right alias where exact alias matching finds
+nothing. A single short word loses too many 3-grams to one typo ("pnuemonia" is not near
+"pneumonia" at 0.7).
 
 Built once offline (`ApproximateLinker.build`, then `save`); a service `load`s the folder
-and calls `link` once per note with all of the note's unmatched mention texts.
+and calls `link` once per note with all of the note's unmatched mention texts. What loads
+at start-up is arrays and nmslib's own files: the graph and the vectors it links, which
+nmslib reads back faster than it takes them from a SciPy matrix.
 """
 
 import hashlib
 import json
 import logging
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +32,7 @@ from typing import Any
 import nmslib
 import numpy as np
 import scipy.sparse
-from scispacy.candidate_generation import CandidateGenerator, MentionCandidate
-from scispacy.linking_utils import Entity, KnowledgeBase
+from numpy.typing import NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from codes.errors import MedcodeError
@@ -36,16 +40,19 @@ from codes.folders import read_built_json
 from codes.systems import CodeSystem
 from codes.text import fold
 from nlp.aliases import Alias
+from nlp.packed_strings import PackedStrings
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: the alias table as arrays (aliases.npz), the vectors in nmslib's own file beside
+# the graph (hnsw.bin.dat) instead of alias_vectors.npz.
+FORMAT_VERSION = 2
 MANIFEST = "linker.json"
 _NGRAMS = "ngrams.json"
 _IDF = "idf.npy"
-_VECTORS = "alias_vectors.npz"
-_ALIASES = "aliases.json"
+_ALIASES = "aliases.npz"
 _INDEX = "hnsw.bin"
+_INDEX_DATA = "hnsw.bin.dat"  # nmslib's name for the data it saves with the graph
 
 # scispaCy's default. On ICD-10-CM's 110k alias texts the graph search then finds 99.2%
 # of the exact top-10 codes (efSearch 100: 98.5%, 1000: 99.9% at 3x the time).
@@ -90,26 +97,15 @@ class ApproximateLinker:
 
     def __init__(
         self,
-        texts: list[str],
-        codes: list[list[CodeKey]],
+        table: "AliasTable",
         vectorizer: TfidfVectorizer,
-        vectors: scipy.sparse.csr_matrix,
         index: Any,
         manifest: dict[str, Any],
     ) -> None:
-        self._texts = texts
-        self._codes = codes
+        self._table = table
         self._vectorizer = vectorizer
-        self._vectors = vectors
         self._index = index
         self._manifest = manifest
-        # Every argument is given, so scispaCy never reaches for its UMLS downloads.
-        self._generator = CandidateGenerator(
-            ann_index=index,
-            tfidf_vectorizer=vectorizer,
-            ann_concept_aliases_list=texts,
-            kb=_knowledge_base(texts, codes),
-        )
 
     @classmethod
     def build(
@@ -134,10 +130,11 @@ class ApproximateLinker:
             time.perf_counter() - started,
         )
         manifest = _manifest(texts, codes, vectors, params)
-        return cls(texts, codes, vectorizer, vectors, index, manifest)
+        return cls(AliasTable.of(texts, codes), vectorizer, index, manifest)
 
     def save(self, folder: Path) -> None:
-        """Write the linker as plain JSON/NumPy files plus nmslib's graph: no pickles."""
+        """Write the linker as plain JSON/NumPy files plus nmslib's graph and vectors: no
+        pickles."""
         folder.mkdir(parents=True, exist_ok=True)
         # The manifest goes first and comes back last: a folder whose save was interrupted
         # has none and won't load, even if an older linker was saved there before.
@@ -145,9 +142,8 @@ class ApproximateLinker:
         ngrams = self._vectorizer.get_feature_names_out().tolist()
         _write_json(folder / _NGRAMS, ngrams)
         np.save(folder / _IDF, self._vectorizer.idf_, allow_pickle=False)
-        scipy.sparse.save_npz(folder / _VECTORS, self._vectors)
-        _write_json(folder / _ALIASES, _table_rows(self._texts, self._codes))
-        self._index.saveIndex(str(folder / _INDEX), save_data=False)
+        np.savez(folder / _ALIASES, allow_pickle=False, **self._table.arrays())
+        self._index.saveIndex(str(folder / _INDEX), save_data=True)
         _write_json(folder / MANIFEST, self._manifest, indent=2)
 
     @classmethod
@@ -160,22 +156,23 @@ class ApproximateLinker:
         try:
             ngrams: list[str] = json.loads((folder / _NGRAMS).read_text(encoding="utf-8"))
             idf = np.load(folder / _IDF, allow_pickle=False)
-            vectors = scipy.sparse.load_npz(folder / _VECTORS).tocsr().astype(np.float32)
-            texts, codes = _parse_table(json.loads((folder / _ALIASES).read_text(encoding="utf-8")))
+            with np.load(folder / _ALIASES, allow_pickle=False) as saved:
+                table = AliasTable.from_arrays({name: saved[name] for name in saved.files})
             ef_search = ef_search or int(manifest["params"]["ef_search"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            sizes = (int(manifest["aliases"]), int(manifest["ngrams"]))
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
             raise LinkerArtifactError(
                 f"the approximate linker at {folder} is incomplete or damaged ({exc}):"
                 " build it again"
             ) from exc
-        if not (len(texts) == vectors.shape[0] and len(ngrams) == len(idf) == vectors.shape[1]):
+        index = _load_index(folder / _INDEX, ef_search)
+        if not (sizes == (len(table), len(ngrams)) == (len(index), len(idf))):
             raise LinkerArtifactError(
                 f"the approximate linker files at {folder} do not belong together: build it again"
             )
         vectorizer = _new_vectorizer(ngrams)
         vectorizer.idf_ = idf
-        index = _load_index(vectors, folder / _INDEX, ef_search)
-        return cls(texts, codes, vectorizer, vectors, index, manifest)
+        return cls(table, vectorizer, index, manifest)
 
     def link(
         self, mention_texts: Sequence[str], k: int = 10, threshold: float = 0.7
@@ -187,9 +184,125 @@ class ApproximateLinker:
             raise ValueError(f"threshold must be within 0..1, not {threshold}")
         if not mention_texts:
             return []
-        queries = [_normalise(text) for text in mention_texts]
-        found = self._generator(queries, k * _NEIGHBOURS_PER_CANDIDATE)
-        return [_best_candidates(candidates, k, threshold) for candidates in found]
+        queries = self._vectorizer.transform([_normalise(text) for text in mention_texts])
+        found = self._neighbours(queries, k * _NEIGHBOURS_PER_CANDIDATE)
+        return [self._best_candidates(neighbours, k, threshold) for neighbours in found]
+
+    def _neighbours(
+        self, queries: scipy.sparse.csr_matrix, n: int
+    ) -> list[list[tuple[int, float]]]:
+        """Per query, its n nearest aliases (ids, cosine distances), nearest first. A query
+        that shares no 3-gram with any alias has none: nmslib cannot search from nothing."""
+        found: list[list[tuple[int, float]]] = [[] for _ in range(queries.shape[0])]
+        searchable = np.flatnonzero(np.asarray(queries.sum(axis=1)).reshape(-1) != 0)
+        if len(searchable):
+            nearest = self._index.knnQueryBatch(queries[searchable], k=n)
+            for row, (ids, distances) in zip(searchable.tolist(), nearest, strict=True):
+                found[row] = list(zip(ids.tolist(), distances.tolist(), strict=True))
+        return found
+
+    def _best_candidates(
+        self, neighbours: list[tuple[int, float]], k: int, threshold: float
+    ) -> list[LinkedCandidate]:
+        """One candidate per code, with its nearest alias (ties: the first alias in
+        order), best first."""
+        nearest: dict[CodeKey, tuple[float, str]] = {}
+        for alias_id, distance in neighbours:
+            similarity = _similarity(1.0 - distance)
+            alias = self._table.text(alias_id)
+            for key in self._table.codes(alias_id):
+                best = nearest.get(key)
+                if best is None or (-similarity, alias) < (-best[0], best[1]):
+                    nearest[key] = (similarity, alias)
+        kept = [
+            LinkedCandidate(system=system, code=code, alias=alias, similarity=similarity)
+            for (system, code), (similarity, alias) in nearest.items()
+            if similarity >= threshold
+        ]
+        kept.sort(key=lambda c: (-c.similarity, c.system, c.code, c.alias))
+        return kept[:k]
+
+
+class AliasTable:
+    """The folded alias texts, in the graph's order, and the codes each names, as arrays.
+
+    scispaCy's knowledge base held the same as Python objects: some 700,000 of them to
+    make at every start and to keep, for a lookup of the few aliases near a mention.
+    """
+
+    def __init__(
+        self,
+        texts: PackedStrings,
+        code_starts: NDArray[Any],
+        code_systems: NDArray[Any],
+        codes: PackedStrings,
+        systems: Sequence[CodeSystem],
+    ) -> None:
+        """Alias i names codes code_starts[i] up to code_starts[i + 1]; a code's system is
+        systems[code_systems[c]]."""
+        if (
+            len(code_starts) != len(texts) + 1
+            or int(code_starts[0]) != 0
+            or int(code_starts[-1]) != len(codes)
+            or len(code_systems) != len(codes)
+        ):
+            raise ValueError("the alias table's arrays do not belong together")
+        self._texts = texts
+        self._code_starts = code_starts
+        self._code_systems = code_systems
+        self._codes = codes
+        self._systems = list(systems)
+
+    @classmethod
+    def of(cls, texts: Sequence[str], codes: Sequence[Sequence[CodeKey]]) -> "AliasTable":
+        systems = list(CodeSystem)
+        flat = [key for keys in codes for key in keys]
+        return cls(
+            PackedStrings.pack(texts),
+            np.cumsum([0, *(len(keys) for keys in codes)], dtype=np.int32),
+            np.array([systems.index(system) for system, _ in flat], dtype=np.uint8),
+            PackedStrings.pack(code for _, code in flat),
+            systems,
+        )
+
+    def arrays(self) -> dict[str, NDArray[Any]]:
+        texts, text_ends = self._texts.arrays()
+        codes, code_ends = self._codes.arrays()
+        return {
+            "text.data": texts,
+            "text.ends": text_ends,
+            "code_starts": self._code_starts,
+            "code.system": self._code_systems,
+            "code.data": codes,
+            "code.ends": code_ends,
+            # The systems' names, as bytes: numpy saves no str arrays without pickling.
+            "systems": np.frombuffer(" ".join(self._systems).encode("ascii"), dtype=np.uint8),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, NDArray[Any]]) -> "AliasTable":
+        systems = [CodeSystem(s) for s in arrays["systems"].tobytes().decode("ascii").split()]
+        return cls(
+            PackedStrings.from_arrays(arrays["text.data"], arrays["text.ends"]),
+            arrays["code_starts"],
+            arrays["code.system"],
+            PackedStrings.from_arrays(arrays["code.data"], arrays["code.ends"]),
+            systems,
+        )
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def text(self, alias_id: int) -> str:
+        return self._texts[alias_id]
+
+    def codes(self, alias_id: int) -> list[CodeKey]:
+        first, end = int(self._code_starts[alias_id]), int(self._code_starts[alias_id + 1])
+        systems = self._code_systems[first:end].tolist()
+        return [
+            (self._systems[s], self._codes[c])
+            for s, c in zip(systems, range(first, end), strict=True)
+        ]
 
 
 def _normalise(text: str) -> str:
@@ -252,62 +365,18 @@ def _build_index(vectors: scipy.sparse.csr_matrix, hnsw_m: int, ef_construction:
         return pool.submit(create).result()
 
 
-def _load_index(vectors: scipy.sparse.csr_matrix, path: Path, ef_search: int) -> Any:
-    if not path.is_file():
+def _load_index(path: Path, ef_search: int) -> Any:
+    if not path.is_file() or not path.with_name(_INDEX_DATA).is_file():
         raise LinkerArtifactError(f"the approximate linker index {path} is missing: build it again")
-    # nmslib saves the graph only; the vectors it links go back in first, in the same order.
     index = _empty_index()
-    index.addDataPointBatch(vectors)
     try:
-        index.loadIndex(str(path))
+        index.loadIndex(str(path), load_data=True)
     except RuntimeError as exc:
         raise LinkerArtifactError(
             f"cannot read the approximate linker index {path}: {exc}"
         ) from exc
     index.setQueryTimeParams({"efSearch": ef_search})
     return index
-
-
-def _concept_id(key: CodeKey) -> str:
-    system, code = key
-    return f"{system.value}:{code}"
-
-
-def _code_key(concept_id: str) -> CodeKey:
-    system, _, code = concept_id.partition(":")
-    return CodeSystem(system), code
-
-
-def _knowledge_base(texts: list[str], codes: list[list[CodeKey]]) -> KnowledgeBase:
-    """scispaCy's view of the alias table; CandidateGenerator reads its alias_to_cuis."""
-    names: defaultdict[str, list[str]] = defaultdict(list)
-    for text, keys in zip(texts, codes, strict=True):
-        for key in keys:
-            names[_concept_id(key)].append(text)
-    entities = [
-        Entity(concept_id=concept, canonical_name=aliases[0], aliases=aliases)
-        for concept, aliases in names.items()
-    ]
-    return KnowledgeBase(entities)
-
-
-def _best_candidates(
-    found: list[MentionCandidate], k: int, threshold: float
-) -> list[LinkedCandidate]:
-    candidates = [_nearest_alias(c) for c in found]
-    kept = [c for c in candidates if c.similarity >= threshold]
-    kept.sort(key=lambda c: (-c.similarity, c.system, c.code, c.alias))
-    return kept[:k]
-
-
-def _nearest_alias(candidate: MentionCandidate) -> LinkedCandidate:
-    """One code's nearest alias among those the graph search found for it."""
-    scored = (
-        (_similarity(s), a) for s, a in zip(candidate.similarities, candidate.aliases, strict=True)
-    )
-    similarity, alias = min(scored, key=lambda pair: (-pair[0], pair[1]))
-    system, code = _code_key(candidate.concept_id)
-    return LinkedCandidate(system=system, code=code, alias=alias, similarity=similarity)
 
 
 def _similarity(raw: float) -> float:
@@ -346,12 +415,6 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
 def _table_rows(texts: list[str], codes: list[list[CodeKey]]) -> list[list[Any]]:
     """The alias table as JSON rows: [text, [[system, code], ...]], in index order."""
     return [[t, [[s.value, c] for s, c in keys]] for t, keys in zip(texts, codes, strict=True)]
-
-
-def _parse_table(raw: list[list[Any]]) -> tuple[list[str], list[list[CodeKey]]]:
-    texts = [str(text) for text, _ in raw]
-    codes = [[(CodeSystem(s), str(c)) for s, c in keys] for _, keys in raw]
-    return texts, codes
 
 
 def _write_json(path: Path, value: Any, indent: int | None = None) -> None:

@@ -3,6 +3,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from codes.systems import CodeSystem
@@ -149,8 +150,10 @@ def test_same_aliases_in_any_order_build_the_same_index(tmp_path: Path) -> None:
     assert first.link(queries) == second.link(queries) == first.link(queries)
     first.save(tmp_path / "a")
     second.save(tmp_path / "b")
-    for name in ("hnsw.bin", "aliases.json", "ngrams.json", MANIFEST):
+    for name in ("hnsw.bin", "hnsw.bin.dat", "ngrams.json", MANIFEST):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    with np.load(tmp_path / "a" / "aliases.npz") as a, np.load(tmp_path / "b" / "aliases.npz") as b:
+        assert a.files == b.files and all(np.array_equal(a[f], b[f]) for f in a.files)
 
 
 def test_a_saved_linker_loads_and_answers_the_same(
@@ -175,7 +178,7 @@ def test_loading_another_format_version_says_so(linker: ApproximateLinker, tmp_p
         ApproximateLinker.load(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["idf.npy", "alias_vectors.npz", "aliases.json", "hnsw.bin"])
+@pytest.mark.parametrize("name", ["idf.npy", "aliases.npz", "hnsw.bin", "hnsw.bin.dat"])
 def test_loading_an_incomplete_linker_says_so(
     linker: ApproximateLinker, tmp_path: Path, name: str
 ) -> None:

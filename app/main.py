@@ -27,7 +27,8 @@ from app.web.pages import page_router
 from app.web_session import install_web_sessions
 from codes.catalog import Catalog
 from models.artifacts import ArtifactStore
-from nlp.pipeline import LinkingSettings, NoteReader
+from nlp.pipeline import LinkingSettings
+from nlp.reader_loading import load_reader
 
 logger = logging.getLogger(__name__)
 PROBES = frozenset({"/health", "/ready"})
@@ -42,7 +43,7 @@ def build_suggest_service(settings: Settings, model_version: str | None = None) 
     with collector_paused():
         catalog = Catalog.open(settings.catalog_dir)
         linking = LinkingSettings(k=settings.link_k, threshold=settings.link_threshold)
-        reader = NoteReader.load(settings.lexicon_dir, linking)
+        reader = load_reader(settings.lexicon_dir, linking)
         models = ModelSwitchboard(
             ArtifactStore(settings.models_dir), settings.model_poll_seconds, model_version
         )

@@ -55,7 +55,11 @@ class AnnotateRequest(NoteRequest):
 
 
 class SuggestRequest(NoteRequest):
-    limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 30
+    limit: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(
+        default=30,
+        description="At most this many codes, best first; codes scoring below 0.001 are"
+        " never listed",
+    )
     store: bool = Field(
         default=False,
         description="Store the note and its suggestions as an encounter for coders to review"

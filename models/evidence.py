@@ -19,6 +19,7 @@ not hold yet, so what the conventions judge by (is any span present? which words
 said, which denied?) is what all the spans would tell them.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,14 +102,13 @@ class NoteEvidence:
 
     def evidence(self, key: CodeKey) -> tuple[tuple[EvidenceSpan, ...], float]:
         """The spans naming `key` and the best similarity of an official term among them."""
-        held = {
-            i
-            for sample in (
-                *(self.official.get(h, _NONE) for h in (key, *_headings_above(key))),
-                self.learned.get(key, _NONE),
-            )
-            for i in sample
-        }
+        official = self.official
+        samples = [official[h] for h in _key_and_headings(key) if h in official]
+        if key in self.learned:
+            samples.append(self.learned[key])
+        if not samples:  # most candidates (kNN, hierarchy) have no span of their own
+            return (), self.named.get(key, 0.0)
+        held = {i for sample in samples for i in sample}
         return self._in_order(held, (lambda s: (s.start, s.end))), self.named.get(key, 0.0)
 
     def add_official(self, key: CodeKey, mention: int, similarity: float) -> None:
@@ -124,6 +124,8 @@ class NoteEvidence:
         held = set(self.by_category.get(category(key), {}).values())
         for anchor in self.anchors_of.get(key, ()):
             held.update(self.anchor_spans[anchor].values())
+        if not held:
+            return ()
         return self._in_order(held, (lambda s: (s.start, s.end, s.assertion)))
 
     def _in_order(
@@ -197,15 +199,16 @@ def _about_code(
     return found
 
 
-def _headings_above(key: CodeKey) -> list[CodeKey]:
-    """The codes a heading above `key` would carry: "E11" and "E11.6" above "E11.65",
-    "0DT" to "0DTN4Z" above "0DTN4ZZ"."""
+@functools.lru_cache(maxsize=100_000)
+def _key_and_headings(key: CodeKey) -> tuple[CodeKey, ...]:
+    """`key`, then the codes a heading above it would carry: "E11" and "E11.6" above
+    "E11.65", "0DT" to "0DTN4Z" above "0DTN4ZZ"."""
     system, code = key
     compact = code.replace(".", "")
-    heads = []
+    heads = [key]
     for length in range(3, len(compact)):
         head = compact[:length]
         if "." in code and length > 3:
             head = f"{head[:3]}.{head[3:]}"
         heads.append((system, head))
-    return heads
+    return tuple(heads)

@@ -7,6 +7,7 @@ code a coder assigns for a heading that says no more, and codes seen in training
 same category). Each candidate gets one feature row.
 """
 
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -119,10 +120,33 @@ _COLUMN = {name: i for i, name in enumerate(FEATURES)}
 )
 _ICD10CM = CodeSystem.ICD10CM.value
 _SYSTEM_VALUE = {system: system.value for system in CodeSystem}
-_BEST_OF_SOURCE = {
-    CandidateSource.LEXICON: "lexicon_best",
-    CandidateSource.COMPOSED: "composed_best",
-}
+(
+    _LEXICON_BEST,
+    _LEXICON_SUPPORTED,
+    _LEXICON_MENTIONS,
+    _NEAR_BEST,
+    _LEARNED_BEST,
+    _LEARNED_SUPPORTED,
+    _LEARNED_MENTIONS,
+    _DIAGNOSIS_SECTION,
+    _FIRST_MENTION,
+    _COMPOSED_BEST,
+) = (
+    _COLUMN[name]
+    for name in (
+        "lexicon_best",
+        "lexicon_supported",
+        "lexicon_mentions",
+        "near_best",
+        "learned_best",
+        "learned_supported",
+        "learned_mentions",
+        "diagnosis_section",
+        "first_mention",
+        "composed_best",
+    )
+)
+_BEST_OF_SOURCE = {CandidateSource.LEXICON: _LEXICON_BEST, CandidateSource.COMPOSED: _COMPOSED_BEST}
 # A category is worth exploring for siblings seen in training when one of its codes was
 # named this surely (two of three content words).
 HIERARCHY_MIN_SIMILARITY = 0.6
@@ -235,6 +259,43 @@ class CodeFacts:
     vocabulary: Callable[[CodeKey], frozenset[str]] = lambda key: frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """A code's feature values that do not depend on the note."""
+
+    category: CodeKey
+    family: CodeKey
+    described: tuple[str, ...]  # its description's content stems
+    row: npt.NDArray[np.float32]  # a row holding only them (FEATURES order), read-only
+
+
+class CodeConstants:
+    """Per code, the feature values that depend only on the training priors and the catalog,
+    made once and kept: a note has hundreds of candidates, most of them met before (the
+    same kNN and hierarchy codes come back note after note), and making these values was
+    a third of the cost of a row."""
+
+    def __init__(self, priors: CodePriors, facts: CodeFacts, size: int = 100_000) -> None:
+        self.priors = priors
+        self.facts = facts
+        self.of = functools.lru_cache(maxsize=size)(self._fixed)
+
+    def _fixed(self, key: CodeKey) -> _Fixed:
+        priors = self.priors
+        code_category, code_family = category(key), family(key)
+        values = [0.0] * len(FEATURES)
+        values[_FAMILY_TRAIN_NOTES] = math.log1p(priors.family_notes[code_family])
+        values[_TRAIN_NOTES] = math.log1p(priors.notes[key])
+        values[_CATEGORY_TRAIN_NOTES] = math.log1p(priors.category_notes[code_category])
+        values[_BILLABLE] = float(self.facts.billable(key))
+        values[_CODE_LENGTH] = len(key[1].replace(".", ""))
+        # HCPCS and CPT, like PCS, code what was done or supplied.
+        values[_PROCEDURE] = float(key[0] != _ICD10CM)
+        row = np.array(values, dtype=np.float32)
+        row.flags.writeable = False
+        return _Fixed(code_category, code_family, self.facts.description_stems(key), row)
+
+
 def official_codes(mentions: Iterable[Mention]) -> set[CodeKey]:
     """Codes the official terms (exact or near) propose: what lexicon precision counts."""
     return {
@@ -251,8 +312,12 @@ def note_features(
     facts: CodeFacts,
     systems: Collection[str],
     seen_in_category: Mapping[CodeKey, Sequence[CodeKey]] | None = None,
+    constants: "CodeConstants | None" = None,
 ) -> tuple[list[CodeKey], npt.NDArray[np.float32]]:
-    """Candidate codes of one note, sorted, and their feature rows (FEATURES order)."""
+    """Candidate codes of one note, sorted, and their feature rows (FEATURES order).
+
+    `constants`: the note-independent values of `priors` and `facts`, kept across notes.
+    """
     named = _mention_features(signals)
     hierarchy = _hierarchy_candidates(named, facts, seen_in_category or priors.seen_in_category())
     keys = sorted(
@@ -264,102 +329,114 @@ def note_features(
     for key, row in named.items():
         for group in (category(key), family(key)):
             best = group_best[group]
-            best[0] = max(best[0], row["lexicon_best"], row["near_best"], row["composed_best"])
-            best[1] = max(best[1], row["learned_best"])
+            best[0] = max(best[0], row[_LEXICON_BEST], row[_NEAR_BEST], row[_COMPOSED_BEST])
+            best[1] = max(best[1], row[_LEARNED_BEST])
     for key, score in signals.knn.items():
         best = group_best[family(key)]
         best[2] = max(best[2], score)
-    category_count: Counter[CodeKey] = Counter(category(k) for k in keys)
-    note_mentions = math.log1p(len(signals.mentions))
+    fixed = [(constants or CodeConstants(priors, facts)).of(k) for k in keys]
+    # Built by column over all candidates at once: a note has hundreds of them, and a
+    # Python row per candidate cost more than the rest of ranking.
+    matrix = (
+        np.stack([f.row for f in fixed])
+        if fixed
+        else np.zeros((0, len(FEATURES)), dtype=np.float32)
+    )
+    mentioned = [i for i, key in enumerate(keys) if key in named]
+    if mentioned:
+        # The fixed values and the mention values fill different columns.
+        matrix[mentioned] += np.array([named[keys[i]] for i in mentioned], dtype=np.float32)
+    knn, classifier = signals.knn, signals.classifier
+    category_count: Counter[CodeKey] = Counter(f.category for f in fixed)
+    category_best = [group_best.get(f.category) for f in fixed]
+    family_best = [group_best.get(f.family) for f in fixed]
     together = _cooccurrence(named, priors)
-    rows = []
-    for key in keys:
-        # One list per row, filled by column: a dict of every feature per candidate cost
-        # more than the rest of ranking (a note has hundreds of candidates).
-        values = [0.0] * len(FEATURES)
-        mentioned = named.get(key) or {}
-        for name, value in mentioned.items():
-            values[_COLUMN[name]] = value
-        in_knn, in_classifier = key in signals.knn, key in signals.classifier
-        described = facts.description_stems(key)
-        found = sum(1 for w in described if w in signals.note_stems)
-        code_category, code_family = category(key), family(key)
-        category_best, family_best = group_best.get(code_category), group_best.get(code_family)
-        values[_KNN] = signals.knn.get(key, 0.0)
-        values[_CLASSIFIER] = signals.classifier.get(key, 0.0)
-        values[_HEADING_DEFAULT] = hierarchy.get(key, 0.0)
-        values[_HIERARCHY_ONLY] = float(
-            key in hierarchy and not (mentioned or in_knn or in_classifier)
-        )
-        if category_best is not None:
-            values[_CATEGORY_LEXICON_BEST] = category_best[0]
-            values[_CATEGORY_LEARNED_BEST] = category_best[1]
-        values[_CATEGORY_CANDIDATES] = category_count[code_category]
-        if family_best is not None:
-            values[_FAMILY_LEXICON_BEST] = family_best[0]
-            values[_FAMILY_LEARNED_BEST] = family_best[1]
-            values[_FAMILY_KNN] = family_best[2]
-        values[_FAMILY_TRAIN_NOTES] = math.log1p(priors.family_notes[code_family])
-        values[_TRAIN_NOTES] = math.log1p(priors.notes[key])
-        values[_CATEGORY_TRAIN_NOTES] = math.log1p(priors.category_notes[code_category])
-        values[_LEXICON_PRECISION] = priors.lexicon_precision(key) if mentioned else 0.0
-        values[_DESCRIPTION_COVERAGE] = found / len(described) if described else 0.0
-        values[_DESCRIPTION_MISSING] = len(described) - found
-        values[_BILLABLE] = float(facts.billable(key))
-        values[_CODE_LENGTH] = len(key[1].replace(".", ""))
-        # HCPCS and CPT, like PCS, code what was done or supplied.
-        values[_PROCEDURE] = float(key[0] != _ICD10CM)
-        values[_SOURCES] = sum((bool(mentioned), in_knn, in_classifier, key in hierarchy))
-        values[_NOTE_MENTIONS] = note_mentions
-        values[_COOCCURRENCE] = together.get(key, 0.0)
-        rows.append(values)
-    matrix = np.array(rows, dtype=np.float32).reshape(len(keys), len(FEATURES))
+    note_stems = signals.note_stems
+    found = [sum(1 for w in f.described if w in note_stems) for f in fixed]
+    described = [len(f.described) for f in fixed]
+    columns: dict[int, list[float] | float] = {
+        _KNN: [knn.get(k, 0.0) for k in keys],
+        _CLASSIFIER: [classifier.get(k, 0.0) for k in keys],
+        _HEADING_DEFAULT: [hierarchy.get(k, 0.0) for k in keys],
+        _HIERARCHY_ONLY: [
+            float(k in hierarchy and not (k in named or k in knn or k in classifier)) for k in keys
+        ],
+        _CATEGORY_LEXICON_BEST: [b[0] if b else 0.0 for b in category_best],
+        _CATEGORY_LEARNED_BEST: [b[1] if b else 0.0 for b in category_best],
+        _CATEGORY_CANDIDATES: [category_count[f.category] for f in fixed],
+        _FAMILY_LEXICON_BEST: [b[0] if b else 0.0 for b in family_best],
+        _FAMILY_LEARNED_BEST: [b[1] if b else 0.0 for b in family_best],
+        _FAMILY_KNN: [b[2] if b else 0.0 for b in family_best],
+        _LEXICON_PRECISION: [priors.lexicon_precision(k) if k in named else 0.0 for k in keys],
+        _DESCRIPTION_COVERAGE: [n / d if d else 0.0 for n, d in zip(found, described, strict=True)],
+        _DESCRIPTION_MISSING: [d - n for n, d in zip(found, described, strict=True)],
+        _SOURCES: [(k in named) + (k in knn) + (k in classifier) + (k in hierarchy) for k in keys],
+        _NOTE_MENTIONS: math.log1p(len(signals.mentions)),
+        _COOCCURRENCE: [together.get(k, 0.0) for k in keys],
+    }
+    for column, values in columns.items():
+        matrix[:, column] = values
     return keys, matrix
 
 
-def _mention_features(signals: NoteSignals) -> dict[CodeKey, dict[str, float]]:
-    """Per code named by a mention: the best similarities, counts and assertions."""
-    named: dict[CodeKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+def _mention_features(signals: NoteSignals) -> dict[CodeKey, list[float]]:
+    """Per code named by a mention: a row (FEATURES order) of the best similarities, counts
+    and assertions, zero elsewhere. Lists indexed by column: a note has thousands of
+    mention candidates, and rows of named values cost twice as much."""
+    named: dict[CodeKey, list[float]] = {}
     length = max(signals.note_length, 1)
+    width = len(FEATURES)
     for mention in budget.checked(signals.mentions):
         assertion = mention.assertion
-        assertion_column = Assertion(assertion).value
+        assertion_column = _COLUMN[Assertion(assertion).value]
         in_diagnoses = mention.section in _DIAGNOSIS_SECTIONS
         position = mention.start / length
+        # The weight depends on the code only for family evidence (family history codes).
+        weights: dict[CodeSystem, float] = {}
         for candidate in mention.candidates:
             system = candidate.system
             key = (_SYSTEM_VALUE[system], candidate.code)
-            row = named[key]
-            weight = support_weight(assertion, system, candidate.code, None)
-            similarity = candidate.similarity
-            source = candidate.source
-            if source is CandidateSource.LEARNED:
-                row["learned_best"] = max(row["learned_best"], similarity)
-                row["learned_supported"] = max(row["learned_supported"], similarity * weight)
-                row["learned_mentions"] += 1
+            row = named.get(key)
+            if row is None:
+                row = named[key] = [0.0] * width
+                row[_FIRST_MENTION] = position
+            if assertion is Assertion.FAMILY:
+                weight = support_weight(assertion, system, candidate.code, None)
             else:
-                best = _BEST_OF_SOURCE.get(source, "near_best")
-                row[best] = max(row[best], similarity)
-                row["lexicon_supported"] = max(row["lexicon_supported"], similarity * weight)
-                row["lexicon_mentions"] += 1
+                weight = weights.get(system, -1.0)
+                if weight < 0:
+                    weight = weights[system] = support_weight(assertion, system, "", None)
+            similarity = candidate.similarity
+            supported = similarity * weight
+            if candidate.source is CandidateSource.LEARNED:
+                best, supported_column = _LEARNED_BEST, _LEARNED_SUPPORTED
+                row[_LEARNED_MENTIONS] += 1
+            else:
+                best = _BEST_OF_SOURCE.get(candidate.source, _NEAR_BEST)
+                supported_column = _LEXICON_SUPPORTED
+                row[_LEXICON_MENTIONS] += 1
+            if similarity > row[best]:
+                row[best] = similarity
+            if supported > row[supported_column]:
+                row[supported_column] = supported
             row[assertion_column] += 1
-            row["diagnosis_section"] += in_diagnoses
-            if "first_mention" not in row:
-                row["first_mention"] = position
+            row[_DIAGNOSIS_SECTION] += in_diagnoses
     return named
 
 
+def _strength(row: Sequence[float]) -> float:
+    """How surely the note names a code: its best official or learned match."""
+    return max(row[_LEXICON_BEST], row[_LEARNED_BEST])
+
+
 def _cooccurrence(
-    named: Mapping[CodeKey, Mapping[str, float]], priors: CodePriors
+    named: Mapping[CodeKey, Sequence[float]], priors: CodePriors
 ) -> dict[CodeKey, float]:
     """Per code, its best share of the training notes of a surely named code that also
     carried it (smoothed by one note)."""
     shares: dict[CodeKey, float] = {}
     for anchor, row in named.items():
-        if (
-            max(row.get("lexicon_best", 0.0), row.get("learned_best", 0.0))
-            < HIERARCHY_MIN_SIMILARITY
-        ):
+        if _strength(row) < HIERARCHY_MIN_SIMILARITY:
             continue
         notes = priors.notes[anchor] + 1
         for partner, together in priors.partners.get(anchor, {}).items():
@@ -368,7 +445,7 @@ def _cooccurrence(
 
 
 def _hierarchy_candidates(
-    named: Mapping[CodeKey, Mapping[str, float]],
+    named: Mapping[CodeKey, Sequence[float]],
     facts: CodeFacts,
     seen_in_category: Mapping[CodeKey, Sequence[CodeKey]],
 ) -> dict[CodeKey, float]:
@@ -377,7 +454,7 @@ def _hierarchy_candidates(
     similarity of the heading that makes the code its default (0 for the others)."""
     found: dict[CodeKey, float] = {}
     for key, row in named.items():
-        strength = max(row.get("lexicon_best", 0.0), row.get("learned_best", 0.0))
+        strength = _strength(row)
         if strength < HIERARCHY_MIN_SIMILARITY:
             continue
         default = facts.default_code(key)

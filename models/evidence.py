@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from codes.systems import CodeSystem
 from models.features import HIERARCHY_MIN_SIMILARITY, CodeFacts, CodeKey, category
 from models.suggestions import EvidenceSpan
 from nlp.mentions import Assertion, CandidateSource, Mention
@@ -39,6 +40,8 @@ GENERIC_STEMS = frozenset(
     finding abnormal approach open external percutaneous endoscopic type stage
     primary secondary initial encounter subsequent sequela part region""".split()
 )
+# Enum .value is a descriptor call; a note has thousands of candidates.
+_SYSTEM_VALUE = {system: system.value for system in CodeSystem}
 _OFFICIAL = (CandidateSource.LEXICON, CandidateSource.NEAR, CandidateSource.COMPOSED)
 # Spans a code keeps before it keeps only new wordings: notes of ordinary length stay
 # under it, and a coder checks a handful of spans, not hundreds.
@@ -162,7 +165,7 @@ def note_evidence(
         kind = (mention.text.lower(), mention.assertion)
         found.kinds.append(kind_numbers.setdefault(kind, len(kind_numbers)))
         for candidate in mention.candidates:
-            key = (candidate.system.value, candidate.code)
+            key = (_SYSTEM_VALUE[candidate.system], candidate.code)
             strength[key] = max(strength[key], candidate.similarity)
             spans_of[key].setdefault(mention.assertion, index)
             if candidate.similarity < MIN_EVIDENCE_SIMILARITY:

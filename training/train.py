@@ -27,7 +27,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from tqdm import tqdm
 
 from codes.catalog import Catalog
-from models.features import CodeFacts, CodeKey, note_features
+from models.features import CodeConstants, CodeFacts, CodeKey, note_features
 from models.ranker_model import Decision, RankerModel, catalog_facts
 from models.signals import LabelledNote, SignalModel, SignalParameters
 from models.tree_ensemble import TreeEnsemble
@@ -196,9 +196,15 @@ def _rows(
     keys: list[tuple[int, CodeKey]] = []
     blocks, labels = [], []
     noted = signals.signals([n.text for n in notes], [n.mentions for n in notes])
+    constants = CodeConstants(signals.priors_, facts)  # this fold's priors
     for index, note, signal in zip(indices, notes, noted, strict=True):
         codes, matrix = note_features(
-            signal, signals.priors_, facts, signals.systems, signals.seen_in_category_
+            signal,
+            signals.priors_,
+            facts,
+            signals.systems,
+            signals.seen_in_category_,
+            constants,
         )
         keys += [(index, code) for code in codes]
         labels += [int(code in note.gold) for code in codes]

@@ -8,6 +8,7 @@ phrase made before a note matches it). lexicon.json keeps its format because eve
 trained model's learned phrases are saved in it.
 """
 
+import itertools
 import json
 import logging
 import zipfile
@@ -139,23 +140,24 @@ def load_terms(folder: Path) -> tuple[TermMatcher, dict[str, Any]]:
 
 
 def load_lexicon(folder: Path) -> tuple[list[Phrase], dict[str, Any]]:
+    """Every phrase, made now; each alias keeps its phrase's stems (Alias.stems)."""
     payload = read_built_json(folder / LEXICON_FILE, "lexicon", LEXICON_FORMAT, LexiconError)
     systems = [CodeSystem(s) for s in payload["systems"]]
     sources = payload["sources"]
-    aliases = [
-        Alias(systems[system], code, text, sources[source], weight)
-        for system, code, text, source, weight in zip(
-            payload["system"],
-            payload["code"],
-            payload["text"],
-            payload["source"],
-            payload["weight"],
-            strict=True,
-        )
-    ]
+    columns = zip(
+        payload["system"],
+        payload["code"],
+        payload["text"],
+        payload["source"],
+        payload["weight"],
+        strict=True,
+    )
     phrases = []
-    start = 0
-    for stems, size in zip(payload["phrase_stems"], payload["phrase_sizes"], strict=True):
-        phrases.append(Phrase(tuple(stems.split(" ")), tuple(aliases[start : start + size])))
-        start += size
+    for joined, size in zip(payload["phrase_stems"], payload["phrase_sizes"], strict=True):
+        stems = tuple(joined.split(" "))
+        aliases = tuple(
+            Alias(systems[system], code, text, sources[source], weight, stems)
+            for system, code, text, source, weight in itertools.islice(columns, size)
+        )
+        phrases.append(Phrase(stems, aliases))
     return phrases, payload["provenance"]

@@ -123,8 +123,9 @@ class SavedPhrases:
         system, source, weight = (
             self.columns[name][first:end].tolist() for name in ("system", "source", "weight")
         )
+        stems = self.index.stems_of(phrase_id)
         aliases = tuple(
-            Alias(self.systems[s], self.code[a], self.text[a], self.sources[o], w)
+            Alias(self.systems[s], self.code[a], self.text[a], self.sources[o], w, stems)
             for a, s, o, w in zip(range(first, end), system, source, weight, strict=True)
         )
-        return Phrase(self.index.stems_of(phrase_id), aliases)
+        return Phrase(stems, aliases)

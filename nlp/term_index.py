@@ -11,6 +11,7 @@ Ids: a stem's id is its place in the sorted stems; a phrase's is its place in th
 phrase order given to `build`.
 """
 
+import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ class Rows:
     def of(cls, rows: Sequence[Sequence[int]]) -> "Rows":
         starts = np.zeros(len(rows) + 1, dtype=np.int32)
         np.cumsum([len(r) for r in rows], out=starts[1:])
-        values = np.fromiter((v for r in rows for v in r), dtype=np.int32, count=int(starts[-1]))
+        values = np.array(list(itertools.chain.from_iterable(rows)), dtype=np.int32)
         return cls(starts, values)
 
     def __len__(self) -> int:

@@ -69,9 +69,9 @@ class Cue:
 def group_phrases(aliases: Iterable[Alias]) -> list[Phrase]:
     grouped: dict[tuple[str, ...], list[Alias]] = {}
     for alias in aliases:
-        stems = content_stems(alias.text)
+        stems = alias.stems if alias.stems is not None else tuple(sorted(content_stems(alias.text)))
         if 0 < len(stems) <= MAX_PHRASE_STEMS:
-            grouped.setdefault(tuple(sorted(stems)), []).append(alias)
+            grouped.setdefault(stems, []).append(alias)
     return [Phrase(stems, tuple(found)) for stems, found in sorted(grouped.items())]
 
 

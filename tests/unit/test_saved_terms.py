@@ -13,7 +13,7 @@ from nlp.lexicon import TERMS_FILE, LexiconError, load_lexicon, load_terms, save
 from nlp.packed_strings import PackedStrings
 from nlp.pipeline import NoteReader
 from nlp.reader_loading import load_reader
-from nlp.term_matcher import PhraseMatch, TermMatcher
+from nlp.term_matcher import PhraseMatch, TermMatcher, group_phrases
 from nlp.tokens import tokenize
 
 CM, PCS = CodeSystem.ICD10CM, CodeSystem.ICD10PCS
@@ -105,3 +105,11 @@ def test_the_loaded_reader_reads_as_the_one_built_from_phrases(reader_dir: Path)
     )
     mentions = load_reader(reader_dir).read(note)
     assert len(mentions) >= 3 and mentions == NoteReader.load(reader_dir).read(note)
+
+
+def test_aliases_read_back_group_as_before_without_computing_stems_again(saved: Path) -> None:
+    phrases, _ = load_lexicon(saved)
+    read = [a for p in phrases for a in p.aliases]
+    assert all(a.stems is not None for a in read)
+    assert read == [Alias(a.system, a.code, a.text, a.source, a.weight) for a in read]
+    assert group_phrases(read) == group_phrases(ALIASES) == phrases

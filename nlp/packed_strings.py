@@ -20,6 +20,7 @@ class PackedStrings:
             raise ValueError("packed strings: the last end must be the length of the bytes")
         self._data = data
         self._ends = ends
+        self._end = np.ascontiguousarray(ends).data  # a memoryview: items as Python ints, quickly
 
     @classmethod
     def pack(cls, strings: Iterable[str]) -> "PackedStrings":
@@ -41,5 +42,5 @@ class PackedStrings:
         return len(self._ends)
 
     def __getitem__(self, i: int) -> str:
-        start = int(self._ends[i - 1]) if i > 0 else 0
-        return self._data[start : int(self._ends[i])].decode("utf-8")
+        start = self._end[i - 1] if i > 0 else 0
+        return self._data[start : self._end[i]].decode("utf-8")

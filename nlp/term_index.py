@@ -5,7 +5,7 @@ Held as Python dicts of lists of frozensets, the lexicon's index was some two mi
 objects to build at every start, to keep, and for the garbage collector to walk. Here it
 is five arrays and the list of stems, saved at build time and read back as they are: a
 stem's `Bucket` of Python objects is made the first time a note holds that stem (and kept),
-so only the stems notes use ever cost objects.
+and a pair's group the first time a sentence holds both: only what notes use costs objects.
 
 Ids: a stem's id is its place in the sorted stems; a phrase's is its place in the
 phrase order given to `build`.
@@ -29,6 +29,10 @@ class Rows:
             raise ValueError("rows: starts must begin at 0 and end at the number of values")
         self.starts = starts
         self.values = values
+        # Read through memoryviews: an item is a Python int at a third of numpy's cost,
+        # which counts while a new server makes the buckets of the first notes' words.
+        self._starts = np.ascontiguousarray(starts).data
+        self._values = np.ascontiguousarray(values).data
 
     @classmethod
     def of(cls, rows: Sequence[Sequence[int]]) -> "Rows":
@@ -42,21 +46,20 @@ class Rows:
 
     def span(self, i: int) -> range:
         """Where row i lies in `values`."""
-        return range(int(self.starts[i]), int(self.starts[i + 1]))
+        return range(self._starts[i], self._starts[i + 1])
 
     def __getitem__(self, i: int) -> list[int]:
-        found = self.span(i)
-        values: list[int] = self.values[found.start : found.stop].tolist()
+        values: list[int] = self._values[self._starts[i] : self._starts[i + 1]].tolist()
         return values
 
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """The phrases whose rarest stem is one word: those of that stem alone, and the others
-    by their second rarest stem, each with all its stems for the final test."""
+    """The phrases whose rarest stem is one word: those of that stem alone, and the
+    others by their second rarest stem, as the id of their group (`TermIndex.group`)."""
 
     singles: tuple[int, ...]  # phrase ids
-    seconds: dict[str, list[tuple[frozenset[str], int]]]
+    seconds: dict[str, int]
 
 
 class TermIndex:
@@ -129,14 +132,18 @@ class TermIndex:
         stem_id = self.stem_ids.get(word)
         if stem_id is None:
             return None
-        stems = self.stems
-        seconds = {}
-        for group, second in zip(self.seconds.span(stem_id), self.seconds[stem_id], strict=True):
-            seconds[stems[second]] = [
-                (frozenset(stems[s] for s in self.phrase_stems[phrase]), phrase)
-                for phrase in self.pairs[group]
-            ]
-        return Bucket(tuple(self.singles[stem_id]), seconds)
+        seconds = [self.stems[second] for second in self.seconds[stem_id]]
+        groups = self.seconds.span(stem_id)
+        return Bucket(tuple(self.singles[stem_id]), dict(zip(seconds, groups, strict=True)))
+
+    def group(self, group: int) -> list[tuple[frozenset[str], int]]:
+        """The phrases of one (rarest, second rarest) pair, each with all its stems. Made
+        apart from the bucket: a sentence holds the second stem of few of them."""
+        stem = self.stems.__getitem__
+        return [
+            (frozenset(map(stem, self.phrase_stems[phrase])), phrase)
+            for phrase in self.pairs[group]
+        ]
 
     def stems_of(self, phrase: int) -> tuple[str, ...]:
-        return tuple(self.stems[s] for s in self.phrase_stems[phrase])
+        return tuple(map(self.stems.__getitem__, self.phrase_stems[phrase]))

@@ -110,9 +110,11 @@ class TermMatcher:
     def _use(self, index: TermIndex, phrase: Callable[[int], Phrase], alias_count: int) -> None:
         self._index = index
         self._phrase = phrase
-        # A stem's bucket is made the first time a sentence holds it. Words no phrase
-        # holds are not kept, so this grows to the lexicon's stems at most.
+        # A stem's bucket is made the first time a sentence holds it, a pair's group the
+        # first time a sentence holds both. Words no phrase holds are not kept, so these
+        # grow to the lexicon's size at most.
         self._buckets: dict[str, Bucket] = {}
+        self._groups: dict[int, list[tuple[frozenset[str], int]]] = {}
         self.phrase_count = index.phrase_count
         self.alias_count = alias_count
 
@@ -184,7 +186,10 @@ class TermMatcher:
                 else [w for w in seconds if w in present]
             )
             for second in shared:
-                found.extend(self._phrase(p) for stems, p in seconds[second] if present >= stems)
+                group = self._groups.get(seconds[second])
+                if group is None:
+                    group = self._groups[seconds[second]] = self._index.group(seconds[second])
+                found.extend(self._phrase(p) for stems, p in group if present >= stems)
         return found
 
 

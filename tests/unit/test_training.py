@@ -85,3 +85,17 @@ def test_the_gate_keeps_notes_whose_best_code_is_sure_enough() -> None:
     gate, best = tune_gate(gold, scored)
     assert gate == pytest.approx(0.06)
     assert best == pytest.approx(0.75)
+
+
+def test_a_loaded_model_matches_its_saved_phrases_as_trained_and_saves_them_again(
+    trained: TrainingResult, reader: NoteReader, catalog: Catalog, tmp_path: Path
+) -> None:
+    store = ArtifactStore(tmp_path)
+    saved = publish(store, trained)
+    loaded = RankerModel.load(saved.path)
+    # Read from the saved index, not grouped again from the aliases.
+    assert loaded.learned_aliases == [] and loaded.learned is not trained.model.learned
+    assert loaded.read(reader, NOTE) == trained.model.read(reader, NOTE)
+    resaved = publish(store, replace(trained, model=loaded))
+    assert resaved.metadata["files"] == saved.metadata["files"]
+    assert resaved.metadata["learned_phrases"] == saved.metadata["learned_phrases"]

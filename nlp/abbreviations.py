@@ -31,7 +31,11 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from nlp.terms import content_stems
+
 EXTENSION = "medcode_abbreviations"
+# doc.user_data: token index -> stems of what the abbreviation there stands for.
+_STEMS_KEY = "medcode_abbreviation_stems"
 DEFAULT_TABLE = Path(__file__).parent / "rules" / "abbreviations.json"
 
 AbbreviationSource = Literal["defined", "table"]
@@ -76,6 +80,21 @@ def abbreviation_uses(doc: Doc) -> list[AbbreviationUse]:
         return []
     uses: list[AbbreviationUse] = doc._.get(EXTENSION)
     return uses
+
+
+def expansion_stems(doc: Doc) -> dict[int, tuple[str, ...]]:
+    """Token index -> stems of what the abbreviation starting at that token stands for
+    ("AKI" -> acute, kidney, injury), as the mention matcher and the PCS statements match
+    them. Worked out once per Doc: both read it."""
+    stems: dict[int, tuple[str, ...]] | None = doc.user_data.get(_STEMS_KEY)
+    if stems is None:
+        stems = {}
+        for use in abbreviation_uses(doc):
+            span = doc.char_span(use.start, use.end, alignment_mode="expand")
+            if span is not None and len(span):
+                stems[span.start] = stems.get(span.start, ()) + content_stems(use.expansion)
+        doc.user_data[_STEMS_KEY] = stems
+    return stems
 
 
 @Language.factory(
@@ -144,6 +163,7 @@ class AbbreviationFinder:
                 )
         uses.sort(key=lambda u: (u.start, u.end))
         doc._.set(EXTENSION, uses)
+        doc.user_data.pop(_STEMS_KEY, None)  # worked out from the uses set just now
         return doc
 
     def _definitions(

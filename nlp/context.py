@@ -15,7 +15,9 @@ tests/data/assertions.tsv they scored 0.70 (dev rows) and 0.76 (held-out rows) a
 0.96 / 0.95 added to ours, against 0.97 / 0.97 for ours alone (0.99 / 0.99 since the
 cues for "excluded", "discarded", "ruled out", past times and a trailing "?").
 
-`assertion_of` turns the marks, and the mention's section, into one `Assertion`.
+`assertion_of` turns the marks, and the mention's section, into one `Assertion`. The
+component also keeps each mention's marks in plain data (`marks_by_window`), which the
+reader turns into assertions with `assertion_from` without reading spaCy extensions.
 """
 
 import bisect
@@ -39,6 +41,8 @@ from nlp.sections import section_of
 
 MENTIONS_KEY = "medcode_mentions"
 RULES_FILE = "context.json"
+# doc.user_data: (first token, end token) of each mention a cue modifies -> its marks.
+_MARKS_KEY = "medcode_context_marks"
 
 # ConText category -> the Span extension it sets. NEGATED_RESULT ("HIV negative"),
 # NEGATED_CLAUSE ("After ruling out malignancy, ..."), POSSIBLE_CLAUSE ("Given the
@@ -237,15 +241,22 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
         if not mentions:
             return doc
         starts = doc.to_array("SENT_START").astype(np.int64) == 1
-        sentence_of = np.cumsum(starts) - 1
+        sentence_of = (np.cumsum(starts) - 1).tolist()
         bounds = [*np.flatnonzero(starts).tolist(), len(doc)]
         by_sentence: dict[int, list[Span]] = {}
         for mention in budget.checked(mentions):
-            for sentence in set(sentence_of[mention.start : mention.end].tolist()):
+            start, end = mention.start, mention.end
+            if end <= start:
+                continue  # an empty span: no sentence holds it
+            first = sentence_of[start]
+            if first == sentence_of[end - 1]:  # as mentions are, but for ones made by hand
+                by_sentence.setdefault(first, []).append(mention)
+                continue
+            for sentence in set(sentence_of[start:end]):
                 by_sentence.setdefault(sentence, []).append(mention)
         cues: dict[int, list[_Cue]] = {}
         for rule, start, end in budget.checked(self.cues(doc)):
-            sentence = int(sentence_of[start])
+            sentence = sentence_of[start]
             if sentence in by_sentence:
                 if self.max_scope is None:
                     scope = _scope(rule, start, end, bounds[sentence], bounds[sentence + 1])
@@ -261,10 +272,20 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
         for target, cue in edges:
             target._.modifiers += (cue,)
         self.set_context_attributes(edges)
+        doc.user_data[_MARKS_KEY] = self._marks(edges)
         doc._.context_graph = ConTextGraph(
             targets=mentions, modifiers=[c for cs in cues.values() for c in cs], edges=edges
         )
         return doc
+
+    def _marks(self, edges: list[tuple[Span, "_Cue"]]) -> dict[tuple[int, int], dict[str, Any]]:
+        """The span attributes `set_context_attributes` sets, by mention window."""
+        marks: dict[tuple[int, int], dict[str, Any]] = {}
+        for target, cue in edges:
+            attrs = (self.context_attributes_mapping or {}).get(cue.category)
+            if attrs:
+                marks.setdefault((target.start, target.end), {}).update(attrs)
+        return marks
 
 
 def _scope(rule: ConTextRule, start: int, end: int, first: int, stop: int) -> tuple[int, int]:
@@ -383,8 +404,22 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
+def marks_by_window(doc: Doc) -> dict[tuple[int, int], dict[str, Any]]:
+    """The ConText marks (`is_negated`: True, ...) of each mention a cue modifies, by its
+    (first token, end token); mentions without marks are left out."""
+    marks: dict[tuple[int, int], dict[str, Any]] = doc.user_data.get(_MARKS_KEY, {})
+    return marks
+
+
 def assertion_of(span: Span) -> Assertion:
-    """The assertion of a mention, from its ConText marks and its section.
+    """The assertion of a mention, from its ConText marks and its section."""
+    marks: Any = span._
+    attrs = {attr for attrs in _SPAN_ATTRS.values() for attr in attrs}
+    return assertion_from({attr: getattr(marks, attr) for attr in attrs}, section_of(span))
+
+
+def assertion_from(marks: dict[str, Any], section: str | None) -> Assertion:
+    """The assertion of a mention with these ConText marks in this section.
 
     When several apply, the first of this list wins:
     negated > hypothetical > family > possible > historical > present.
@@ -395,17 +430,15 @@ def assertion_of(span: Span) -> Assertion:
     Mentions in a family history section are family, those in a past medical or surgical
     history section historical, unless a cue says more.
     """
-    marks: Any = span._
-    if marks.is_negated:
+    if marks.get("is_negated"):
         return Assertion.NEGATED
-    if marks.is_hypothetical:
+    if marks.get("is_hypothetical"):
         return Assertion.HYPOTHETICAL
-    section = section_of(span)
-    if marks.is_family or section in _FAMILY_SECTIONS:
+    if marks.get("is_family") or section in _FAMILY_SECTIONS:
         return Assertion.FAMILY
-    if marks.is_uncertain:
+    if marks.get("is_uncertain"):
         return Assertion.POSSIBLE
-    if marks.is_historical or section in _PAST_SECTIONS:
+    if marks.get("is_historical") or section in _PAST_SECTIONS:
         return Assertion.HISTORICAL
     return Assertion.PRESENT
 

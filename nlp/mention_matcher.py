@@ -1,7 +1,9 @@
 """`medcode_mentions`: the lexicon's phrases found in each sentence, as mention spans.
 
 Spans go to doc.spans["medcode_mentions"] (they may overlap: "fracture of the femur" and
-"femur"); each carries its candidate codes in span._.medcode_candidates.
+"femur"); each carries its candidate codes, best first, in span._.medcode_candidates. The
+codes are kept per note in plain data (`candidates_by_window`), which the reader reads for
+every mention without making spaCy objects.
 
 Two sets of phrases are matched: the lexicon's official terms, fixed when the pipeline is
 built, and optionally the phrases a trained model learned from coded evidence, handed in
@@ -15,24 +17,31 @@ mention straddles a cue that ends or negates an assertion's scope (the rules fil
 """
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from codes.text import fold
 from nlp import budget
+from nlp.abbreviations import expansion_stems
 from nlp.aliases import Alias
 from nlp.context import RULES_FILE, CueFinder, mention_barriers
 from nlp.lexicon import load_lexicon
-from nlp.mentions import CandidateCode, CandidateSource
+from nlp.mentions import CandidateCode, CandidateSource, best_first
+from nlp.sentences import sentence_ranges
 from nlp.term_matcher import Cue, Phrase, PhraseMatch, TermMatcher
-from nlp.terms import content_stems
-from nlp.tokens import Token
+from nlp.tokens import Token, doc_tokens
 
 MENTIONS_KEY = "medcode_mentions"
 CANDIDATES_ATTR = "medcode_candidates"
 LEARNED_PHRASES = "medcode_learned_phrases"
+# doc.user_data: (first token, end token) of each mention -> its candidate codes.
+_CANDIDATES_KEY = "medcode_candidates_by_window"
+# Candidate lists kept for the phrases matched most recently: most mentions are one
+# phrase found at one quality, and notes repeat the same few thousand phrases. ~1 KB each.
+CANDIDATE_CACHE_SIZE = 20_000
+
+Window = tuple[int, int]
 
 
 @Language.factory(
@@ -53,6 +62,16 @@ def make_mention_matcher(
     return MentionMatcher(phrases, cues, barriers)
 
 
+def candidates_by_window(doc: Doc) -> dict[Window, tuple[CandidateCode, ...]]:
+    """The candidate codes of each mention the matcher found, by token window."""
+    found: dict[Window, tuple[CandidateCode, ...]] = doc.user_data.get(_CANDIDATES_KEY, {})
+    return found
+
+
+def _span_candidates(span: Span) -> tuple[CandidateCode, ...]:
+    return candidates_by_window(span.doc).get((span.start, span.end), ())
+
+
 class MentionMatcher:
     def __init__(
         self,
@@ -63,9 +82,14 @@ class MentionMatcher:
         """`cues` finds the ConText cues of a Doc; those of the `barriers` categories
         split mentions."""
         if not Span.has_extension(CANDIDATES_ATTR):
-            Span.set_extension(CANDIDATES_ATTR, default=())
+            Span.set_extension(CANDIDATES_ATTR, getter=_span_candidates)
         self.cues = cues
         self.barriers = frozenset(barriers)
+        # (source, id of a phrase, match quality) -> (the phrase, its candidates). The
+        # phrase is kept with its entry so that its id is never another phrase's.
+        self._candidates: dict[
+            tuple[CandidateSource, int, float], tuple[Phrase, tuple[CandidateCode, ...]]
+        ] = {}
         self.use_phrases(phrases)
 
     def use_phrases(self, phrases: Iterable[Phrase]) -> None:
@@ -77,41 +101,73 @@ class MentionMatcher:
         learned = doc.user_data.get(LEARNED_PHRASES)
         if learned is not None:
             matchers.append((CandidateSource.LEARNED, learned))
-        expansions = _expansion_stems(doc)
+        tokens = doc_tokens(doc)
+        expansions = expansion_stems(doc)
+        expanded_at = sorted(expansions)
         barriers = [
             (start, end)
             for rule, start, end in (self.cues(doc) if self.cues is not None else ())
             if rule.category in self.barriers
         ]
-        found: dict[tuple[int, int], dict[CandidateSource, list[PhraseMatch]]] = {}
-        for sentence in budget.checked(doc.sents, every=1):
-            tokens = [Token(t.idx, t.idx + len(t.text), t.text, fold(t.text)) for t in sentence]
-            extra = [(t.i - sentence.start, s) for t in sentence for s in expansions.get(t.i, ())]
-            cues = _cues_in(sentence, barriers, tokens)
+        found: dict[Window, dict[CandidateSource, list[PhraseMatch]]] = {}
+        for start, end in budget.checked(sentence_ranges(doc), every=1):
+            words = tokens[start:end]
+            expanded = expanded_at[
+                bisect.bisect_left(expanded_at, start) : bisect.bisect_left(expanded_at, end)
+            ]
+            extra = [(i - start, s) for i in expanded for s in expansions[i]]
+            cues = _cues_in(start, end, barriers, words)
             for source, matcher in matchers:
-                for match in matcher.match(tokens, extra, cues):
-                    window = (sentence.start + match.first, sentence.start + match.last + 1)
+                for match in matcher.match(words, extra, cues):
+                    window = (start + match.first, start + match.last + 1)
                     if not _part_of_an_expansion(match, window, expansions):
                         found.setdefault(window, {}).setdefault(source, []).append(match)
-        spans = []
-        for (start, end), by_source in sorted(found.items()):
-            mention = Span(doc, start, end, label="MENTION")
-            candidates = [
-                c for source, matches in by_source.items() for c in candidates_of(matches, source)
-            ]
-            mention._.set(CANDIDATES_ATTR, tuple(candidates))
-            spans.append(mention)
-        doc.spans[MENTIONS_KEY] = spans
+        candidates = {window: self._candidates_of(found[window]) for window in sorted(found)}
+        doc.user_data[_CANDIDATES_KEY] = candidates
+        doc.spans[MENTIONS_KEY] = [
+            Span(doc, start, end, label="MENTION") for start, end in candidates
+        ]
         return doc
 
+    def _candidates_of(
+        self, by_source: dict[CandidateSource, list[PhraseMatch]]
+    ) -> tuple[CandidateCode, ...]:
+        """The candidates of one window, best first."""
+        if len(by_source) > 1:  # an official term and a learned phrase
+            return best_first(
+                c for source, matches in by_source.items() for c in self._cached(matches, source)
+            )
+        ((source, matches),) = by_source.items()
+        return self._cached(matches, source)
 
-def _cues_in(sentence: Span, barriers: list[tuple[int, int]], tokens: list[Token]) -> list[Cue]:
-    """The barrier cues inside a sentence, in its token indexes (`barriers` is sorted)."""
-    low = bisect.bisect_left(barriers, (sentence.start, sentence.start))
-    high = bisect.bisect_left(barriers, (sentence.end, sentence.end))
+    def _cached(
+        self, matches: Sequence[PhraseMatch], source: CandidateSource
+    ) -> tuple[CandidateCode, ...]:
+        """candidates_of, kept for a window of one match."""
+        if len(matches) > 1:
+            return candidates_of(matches, source)
+        match = matches[0]
+        key = (source, id(match.phrase), match.quality)
+        kept = self._candidates.get(key)
+        if kept is not None:
+            return kept[1]
+        candidates = candidates_of(matches, source)
+        if len(self._candidates) >= CANDIDATE_CACHE_SIZE:
+            self._candidates.clear()  # another thread may miss an entry: it works it out anew
+        self._candidates[key] = (match.phrase, candidates)
+        return candidates
+
+
+def _cues_in(
+    start: int, end: int, barriers: list[tuple[int, int]], tokens: list[Token]
+) -> list[Cue]:
+    """The barrier cues inside the sentence of tokens start..end - 1, in its token indexes
+    (`barriers` is sorted)."""
+    low = bisect.bisect_left(barriers, (start, start))
+    high = bisect.bisect_left(barriers, (end, end))
     cues = []
-    for start, end in barriers[low:high]:
-        first, last = start - sentence.start, min(end, sentence.end) - 1 - sentence.start
+    for cue_start, cue_end in barriers[low:high]:
+        first, last = cue_start - start, min(cue_end, end) - 1 - start
         cues.append(Cue(first, last, tuple(t.norm for t in tokens[first : last + 1])))
     return cues
 
@@ -128,22 +184,10 @@ def _part_of_an_expansion(
     )
 
 
-def _expansion_stems(doc: Doc) -> dict[int, tuple[str, ...]]:
-    """Token index -> stems of what the abbreviation at that token stands for."""
-    if not Doc.has_extension("medcode_abbreviations"):
-        return {}
-    stems: dict[int, tuple[str, ...]] = {}
-    for use in doc._.medcode_abbreviations:
-        span = doc.char_span(use.start, use.end, alignment_mode="expand")
-        if span is not None and len(span):
-            stems[span.start] = stems.get(span.start, ()) + content_stems(use.expansion)
-    return stems
-
-
 def candidates_of(
     matches: Iterable[PhraseMatch], source: CandidateSource = CandidateSource.LEXICON
 ) -> tuple[CandidateCode, ...]:
-    """The best-scored candidate per code over the phrases matched at one span."""
+    """The best-scored candidate per code over the phrases matched at one span, best first."""
     best: dict[tuple[str, str], tuple[float, Alias]] = {}
     for match in matches:
         quality = match.quality
@@ -152,6 +196,7 @@ def candidates_of(
             score = quality * alias.weight
             if key not in best or score > best[key][0]:
                 best[key] = (score, alias)
+    # The order of best_first: one source, so no two share a code.
     ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
     return tuple(
         CandidateCode(alias.system, alias.code, score, alias.text, source)

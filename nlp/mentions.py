@@ -1,5 +1,6 @@
 """What nlp/ hands to the rest of medcode: small frozen records, never spaCy objects."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -49,3 +50,9 @@ class Mention:
     section: str | None
     assertion: Assertion
     candidates: tuple[CandidateCode, ...]
+
+
+def best_first(candidates: Iterable[CandidateCode]) -> tuple[CandidateCode, ...]:
+    """Candidates in the order a mention holds them: the most similar first, ties by
+    system, code and source (so a code named twice keeps one order)."""
+    return tuple(sorted(candidates, key=lambda c: (-c.similarity, c.system, c.code, c.source)))

@@ -19,19 +19,21 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from codes.systems import CodeSystem
-from codes.text import fold, words
-from nlp.abbreviations import abbreviation_uses
-from nlp.mention_matcher import CANDIDATES_ATTR, MENTIONS_KEY
+from codes.text import words
+from nlp.abbreviations import expansion_stems
+from nlp.mention_matcher import MENTIONS_KEY, candidates_by_window
 from nlp.mentions import CandidateCode, CandidateSource
 from nlp.pcs_composer import PcsComposer
 from nlp.pcs_statement import Statement
-from nlp.terms import content_stems
+from nlp.sentences import sentence_ranges
+from nlp.tokens import doc_tokens, note_text
 
 OPERATION_ATTR = "medcode_pcs_operation"  # span._: the span names a root operation
 # doc.user_data: the statements read, as (first tokens, [(first, end, Statement)]) in order
 STATEMENTS_KEY = "medcode_pcs_statements"
+# doc.user_data: the token windows of the mentions that name a root operation
+_OPERATIONS_KEY = "medcode_pcs_operation_windows"
 STATEMENT_TOKENS = 60
-TEXT_KEY = "medcode_text"  # doc.user_data: the note's text, when the reader knows it
 
 
 @Language.factory(
@@ -43,10 +45,20 @@ def make_operation_marker(nlp: Language, name: str) -> "OperationMarker":
     return OperationMarker()
 
 
+def operation_windows(doc: Doc) -> set[tuple[int, int]]:
+    """(first token, end token) of each mention that names a root operation."""
+    found: set[tuple[int, int]] = doc.user_data.get(_OPERATIONS_KEY, set())
+    return found
+
+
+def _names_operation(span: Span) -> bool:
+    return (span.start, span.end) in operation_windows(span.doc)
+
+
 class OperationMarker:
     def __init__(self) -> None:
         if not Span.has_extension(OPERATION_ATTR):
-            Span.set_extension(OPERATION_ATTR, default=False)
+            Span.set_extension(OPERATION_ATTR, getter=_names_operation)
         self.composer: PcsComposer | None = None
 
     def use_composer(self, composer: PcsComposer | None) -> None:
@@ -55,22 +67,18 @@ class OperationMarker:
     def __call__(self, doc: Doc) -> Doc:
         if self.composer is None:
             return doc
-        expansions = _expansion_stems(doc)
+        expansions = expansion_stems(doc)
         statements: list[tuple[int, int, Statement]] = []
         found: list[tuple[int, int]] = []  # token ranges of operation words
-        # doc.text joins every token anew on each access; the reader hands the text in.
-        note = doc.user_data.get(TEXT_KEY) or doc.text
-        # Token offsets as plain numbers: cheaper than a spaCy Token per word.
-        offsets: list[tuple[int, int]] = doc.to_array(["IDX", "LENGTH"]).tolist()
+        note = note_text(doc)
+        tokens = doc_tokens(doc)
         for first, end in _pieces(doc):
             extra = [(i - first, s) for i in range(first, end) for s in expansions.get(i, ())]
             # A first look at the words of the text alone: most sentences name no procedure.
-            start_char, (last_idx, last_length) = offsets[first][0], offsets[end - 1]
-            text = note[start_char : last_idx + last_length]
+            text = note[tokens[first].start : tokens[end - 1].end]
             if not self.composer.may_name_operation(words(text), [s for _, s in extra]):
                 continue
-            folded = [fold(note[i : i + n]) for i, n in offsets[first:end]]
-            statement = self.composer.statement(folded, extra)
+            statement = self.composer.statement([t.norm for t in tokens[first:end]], extra)
             statements.append((first, end, statement))
             found.extend(
                 (first + h.first, first + h.last + 1) for h in self.composer.operations(statement)
@@ -88,16 +96,20 @@ def _with_operations(doc: Doc, found: list[tuple[int, int]]) -> list[Span]:
     longest = max((len(m) for m in mentions), default=0)
     taken: set[int] = set()
     added = []
+    candidates = candidates_by_window(doc)
+    operations = doc.user_data.setdefault(_OPERATIONS_KEY, set())
     for start, stop in found:
         near = mentions[
             bisect.bisect_left(starts, start - longest) : bisect.bisect_left(starts, stop)
         ]
-        covered = any(m.end > start and _names_pcs(m) for m in near)
+        covered = any(
+            m.end > start and _names_pcs(candidates.get((m.start, m.end), ())) for m in near
+        )
         if not covered and taken.isdisjoint(range(start, stop)):
             # A mention of these very words (a learned phrase) becomes the operation's own.
             same = next((m for m in near if (m.start, m.end) == (start, stop)), None)
             span = same if same is not None else Span(doc, start, stop, label="MENTION")
-            span._.set(OPERATION_ATTR, True)
+            operations.add((start, stop))
             if same is None:
                 added.append(span)
             taken.update(range(start, stop))
@@ -106,12 +118,14 @@ def _with_operations(doc: Doc, found: list[tuple[int, int]]) -> list[Span]:
 
 def composed_candidates(
     composer: PcsComposer,
-    span: Span,
+    doc: Doc,
+    window: tuple[int, int],
     candidates: Sequence[CandidateCode],
     cache: dict[Any, list[CandidateCode]],
 ) -> list[CandidateCode]:
-    """Complete codes for a mention with PCS headings or naming a root operation, composed
-    from its statement; none for other mentions. `cache` lives for one note."""
+    """Complete codes for the mention at `window` (its first and end tokens) with PCS
+    headings or naming a root operation, composed from its statement; none for other
+    mentions. `cache` lives for one note."""
     # Official headings only: a model's learned phrase is a correlation ("scan", "biopsy"
     # seen beside a CT heading in training), not a statement of what was done.
     headings = tuple(
@@ -121,11 +135,12 @@ def composed_candidates(
         and len(c.code) < 7
         and c.source is not CandidateSource.LEARNED
     )
-    if not headings and not span._.get(OPERATION_ATTR):
+    if not headings and window not in operation_windows(doc):
         return []
-    found = _statement_of(span) or _read_statement(composer, span)
+    start, stop = window
+    found = _statement_of(doc, start) or _read_statement(composer, doc, start, stop)
     first, end, statement = found
-    focus = (span.start - first, min(span.end, end) - 1 - first)
+    focus = (start - first, min(stop, end) - 1 - first)
     key = (first, focus, headings)
     if key not in cache:
         have = {c.code for c in candidates if c.system is CodeSystem.ICD10PCS}
@@ -145,25 +160,27 @@ def _support(candidate: CandidateCode) -> float:
     return candidate.similarity if candidate.source is CandidateSource.NEAR else 1.0
 
 
-def _names_pcs(span: Span) -> bool:
+def _names_pcs(candidates: Sequence[CandidateCode]) -> bool:
     """An official term named PCS codes here: its operation words need no mention of their
     own. A learned phrase ("colectomy" seen beside 0DBE) does not stand for them."""
     return any(
         c.system is CodeSystem.ICD10PCS and c.source is not CandidateSource.LEARNED
-        for c in span._.get(CANDIDATES_ATTR)
+        for c in candidates
     )
 
 
-def _read_statement(composer: PcsComposer, span: Span) -> tuple[int, int, Statement]:
-    """The statement of a heading mention whose words the first look passed by (rare: a
-    lexicon term naming a PCS heading holds an operation word), read now and kept."""
-    doc = span.doc
-    sentence = span.sent
-    first = sentence.start + (span.start - sentence.start) // STATEMENT_TOKENS * STATEMENT_TOKENS
+def _read_statement(
+    composer: PcsComposer, doc: Doc, start: int, stop: int
+) -> tuple[int, int, Statement]:
+    """The statement of a heading mention (tokens start..stop - 1) whose words the first
+    look passed by (rare: a lexicon term naming a PCS heading holds an operation word),
+    read now and kept."""
+    sentence = doc[start:stop].sent
+    first = sentence.start + (start - sentence.start) // STATEMENT_TOKENS * STATEMENT_TOKENS
     end = min(first + STATEMENT_TOKENS, sentence.end)
-    expansions = _expansion_stems(doc)
+    expansions = expansion_stems(doc)
     extra = [(i - first, s) for i in range(first, end) for s in expansions.get(i, ())]
-    statement = composer.statement([fold(t.text) for t in doc[first:end]], extra)
+    statement = composer.statement([t.norm for t in doc_tokens(doc)[first:end]], extra)
     firsts, statements = doc.user_data.setdefault(STATEMENTS_KEY, ([], []))
     at = bisect.bisect_left(firsts, first)
     firsts.insert(at, first)
@@ -171,30 +188,20 @@ def _read_statement(composer: PcsComposer, span: Span) -> tuple[int, int, Statem
     return first, end, statement
 
 
-def _statement_of(span: Span) -> tuple[int, int, Statement] | None:
-    """The statement holding the span's first token."""
-    firsts, statements = span.doc.user_data.get(STATEMENTS_KEY, ([], []))
-    at = bisect.bisect_right(firsts, span.start) - 1
+def _statement_of(doc: Doc, start: int) -> tuple[int, int, Statement] | None:
+    """The statement holding the token at `start`."""
+    firsts, statements = doc.user_data.get(STATEMENTS_KEY, ([], []))
+    at = bisect.bisect_right(firsts, start) - 1
     if at < 0:
         return None
     found: tuple[int, int, Statement] = statements[at]
-    return found if span.start < found[1] else None
+    return found if start < found[1] else None
 
 
 def _pieces(doc: Doc) -> list[tuple[int, int]]:
     """Token ranges to read as statements: sentences, cut into STATEMENT_TOKENS pieces."""
     pieces = []
-    for sentence in doc.sents:
-        for first in range(sentence.start, sentence.end, STATEMENT_TOKENS):
-            pieces.append((first, min(first + STATEMENT_TOKENS, sentence.end)))
+    for start, end in sentence_ranges(doc):
+        for first in range(start, end, STATEMENT_TOKENS):
+            pieces.append((first, min(first + STATEMENT_TOKENS, end)))
     return pieces
-
-
-def _expansion_stems(doc: Doc) -> dict[int, tuple[str, ...]]:
-    """Token index -> stems of what the abbreviation at that token stands for ("ORIF")."""
-    stems: dict[int, tuple[str, ...]] = {}
-    for use in abbreviation_uses(doc):
-        span = doc.char_span(use.start, use.end, alignment_mode="expand")
-        if span is not None and len(span):
-            stems[span.start] = stems.get(span.start, ()) + content_stems(use.expansion)
-    return stems

@@ -18,6 +18,7 @@ strings), so a note reads the same on any pipeline.
 """
 
 import gc
+import itertools
 import logging
 import threading
 import time
@@ -30,7 +31,7 @@ from typing import TypeVar
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 # Importing the component modules registers their factories with spaCy.
 from nlp import abbreviations as _abbreviations  # noqa: F401
@@ -39,11 +40,18 @@ from nlp import pcs_mentions as _pcs_mentions  # noqa: F401
 from nlp.guarded_tokenizer import GuardedTokenizer
 from nlp.lexicon import LINKER_FOLDER, load_lexicon
 from nlp.linker import ApproximateLinker, LinkedCandidate
-from nlp.mention_matcher import CANDIDATES_ATTR, LEARNED_PHRASES, MENTIONS_KEY, MentionMatcher
-from nlp.mentions import CandidateCode, CandidateSource, Mention
+from nlp.mention_matcher import (
+    LEARNED_PHRASES,
+    MENTIONS_KEY,
+    MentionMatcher,
+    Window,
+    candidates_by_window,
+)
+from nlp.mentions import CandidateCode, CandidateSource, Mention, best_first
 from nlp.pcs_composer import PcsComposer
-from nlp.pcs_mentions import OPERATION_ATTR, TEXT_KEY, OperationMarker, composed_candidates
+from nlp.pcs_mentions import OperationMarker, composed_candidates, operation_windows
 from nlp.term_matcher import Phrase, TermMatcher
+from nlp.tokens import TEXT_KEY, doc_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -335,28 +343,47 @@ class NoteReader:
             doc.user_data[LEARNED_PHRASES] = learned
         for _, component in nlp.pipeline:
             doc = component(doc)
-        spans: Sequence[Span] = [
-            s for s in doc.spans[MENTIONS_KEY] if not sections.in_named_header(s)
+        # What the components found, as plain per-note data: a mention is read from its
+        # token window, never from spaCy Spans, Tokens and their extensions.
+        tokens = doc_tokens(doc)
+        owners = sections.token_sections(doc)
+        exact = candidates_by_window(doc)
+        operations = operation_windows(doc)
+        marks = context.marks_by_window(doc)
+        windows = [
+            (start, end)
+            for start, end in ((s.start, s.end) for s in doc.spans[MENTIONS_KEY])
+            if start < end and not sections.in_header(owners[start], start, end)
         ]
+        texts = {w: text[tokens[w[0]].start : tokens[w[1] - 1].end] for w in windows}
         budget.check()
-        near = self._near_candidates([s.text for s in _worth_linking(spans)])
+        near = self._near_candidates([texts[w] for w in _worth_linking(doc, windows, exact)])
         budget.check()
         mentions = []
         composed_cache: dict[object, list[CandidateCode]] = {}
-        for span in budget.checked(spans):
-            candidates = _merge(span._.get(CANDIDATES_ATTR), near.get(span.text, []))
+        for window in budget.checked(windows):
+            start, end = window
+            mention_text = texts[window]
+            candidates = exact.get(window, ())
+            near_found = near.get(mention_text)
+            if near_found:
+                candidates = _merge(candidates, near_found)
             if self.composer is not None:
-                composed = composed_candidates(self.composer, span, candidates, composed_cache)
-                candidates = _by_similarity([*candidates, *composed])
-            if not candidates and span.has_extension(OPERATION_ATTR) and span._.get(OPERATION_ATTR):
+                composed = composed_candidates(
+                    self.composer, doc, window, candidates, composed_cache
+                )
+                if composed:
+                    candidates = best_first([*candidates, *composed])
+            if not candidates and window in operations:
                 continue  # operation words the composer could not complete
+            section = sections.category_of(owners[start])
             mentions.append(
                 Mention(
-                    start=span.start_char,
-                    end=span.end_char,
-                    text=span.text,
-                    section=sections.section_of(span),
-                    assertion=context.assertion_of(span),
+                    start=tokens[start].start,
+                    end=tokens[end - 1].end,
+                    text=mention_text,
+                    section=section,
+                    assertion=context.assertion_from(marks.get(window, {}), section),
                     candidates=candidates,
                 )
             )
@@ -389,27 +416,31 @@ class NoteReader:
         )
 
 
-def _worth_linking(spans: Sequence[Span]) -> list[Span]:
+def _worth_linking(
+    doc: Doc, windows: Sequence[Window], exact: dict[Window, tuple[CandidateCode, ...]]
+) -> list[Window]:
     """Mentions of two words or more that no longer mention contains.
 
     Near matching is the slow step, and single words link poorly on character 3-grams
     (one typo changes most of them); the longest mentions carry the most to match on.
     """
+    # Alphabetic tokens before each token: a mention's words in one subtraction.
+    alpha_before = list(itertools.accumulate(doc.to_array("IS_ALPHA").tolist(), initial=0))
     multiword = sorted(
         (
-            s
-            for s in spans
-            if sum(1 for t in s if t.is_alpha) >= 2
-            and any(c.source is CandidateSource.LEXICON for c in s._.get(CANDIDATES_ATTR))
+            (start, end)
+            for start, end in windows
+            if alpha_before[end] - alpha_before[start] >= 2
+            and any(c.source is CandidateSource.LEXICON for c in exact.get((start, end), ()))
         ),
-        key=lambda s: (s.start, -s.end),
+        key=lambda w: (w[0], -w[1]),
     )
     kept = []
     reach = -1  # the furthest end of a mention kept so far
-    for span in multiword:
-        if span.end > reach:  # otherwise an earlier, longer mention holds it
-            kept.append(span)
-            reach = span.end
+    for start, end in multiword:
+        if end > reach:  # otherwise an earlier, longer mention holds it
+            kept.append((start, end))
+            reach = end
     return kept
 
 
@@ -427,8 +458,4 @@ def _merge(
         if (candidate.system, candidate.code) not in seen:
             seen.add((candidate.system, candidate.code))
             merged.append(candidate)
-    return _by_similarity(merged)
-
-
-def _by_similarity(candidates: Iterable[CandidateCode]) -> tuple[CandidateCode, ...]:
-    return tuple(sorted(candidates, key=lambda c: (-c.similarity, c.system, c.code, c.source)))
+    return best_first(merged)

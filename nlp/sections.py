@@ -38,7 +38,7 @@ from itertools import islice
 from typing import Any, cast
 
 import numpy as np
-from medspacy.section_detection import Sectionizer, SectionRule
+from medspacy.section_detection import Section, Sectionizer, SectionRule
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from thinc.types import Ints2d
@@ -78,8 +78,7 @@ def make_section_detector(nlp: Language, name: str, rules_file: str) -> "Section
 
 def section_of(span: Span) -> str | None:
     """The section category of a span (its first token), None outside any named section."""
-    section = span[0]._.section if len(span) else None
-    return None if section is None else section.category
+    return category_of(span[0]._.section if len(span) else None)
 
 
 def in_named_header(span: Span) -> bool:
@@ -88,12 +87,37 @@ def in_named_header(span: Span) -> bool:
     Headers we do not know keep their mentions: a problem-oriented plan's "Type 2
     diabetes:" line is a header and a diagnosis."""
     section = span[0]._.section if len(span) else None
+    return in_header(section, span.start, span.end)
+
+
+def category_of(section: Section | None) -> str | None:
+    return None if section is None else section.category
+
+
+def in_header(section: Section | None, start: int, end: int) -> bool:
+    """Whether tokens start..end - 1, which start in `section`, lie in its header, if it
+    is a named one (see in_named_header)."""
     return (
         section is not None
         and section.category is not None
-        and span.start < section.title_end
-        and section.title_start < span.end
+        and start < section.title_end
+        and section.title_start < end
     )
+
+
+def token_sections(doc: Doc) -> list[Section | None]:
+    """The section of each token, as one list: the reader looks up every mention's, and
+    spaCy makes a Token and its `_` per look. As `token._.section`, but that a note
+    without headers has its one section, without a name, where `token._.section` is None:
+    category_of and in_header answer the same for both."""
+    owners: list[Section | None] = [None] * len(doc)
+    sections = doc._.sections if Doc.has_extension("sections") else []
+    for section in sections:  # as the Sectionizer gives them: a later one wins
+        start, end = section.section_span
+        start, end = max(start, 0), min(end, len(doc))
+        if start < end:
+            owners[start:end] = [section] * (end - start)
+    return owners
 
 
 class SectionRules:

@@ -97,3 +97,9 @@ def _full_stop_ends_sentence(text: str, at: int) -> bool:
         before = words[-2] if len(words) > 1 else ""
         return before.isalpha() and before.islower() and before not in _BEFORE_NAMES
     return True
+
+
+def sentence_ranges(doc: Doc) -> list[tuple[int, int]]:
+    """(first token, end token) of each sentence in order: doc.sents as plain numbers, for
+    loops that would otherwise build spaCy objects per sentence and token."""
+    return [(sentence.start, sentence.end) for sentence in doc.sents]

@@ -32,6 +32,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from nlp.terms import content_stems
+from nlp.tokens import note_text
 
 EXTENSION = "medcode_abbreviations"
 # doc.user_data: token index -> stems of what the abbreviation there stands for.
@@ -296,7 +297,7 @@ class _Context:
     def text(self) -> str:
         # Doc.text joins every token: built only for a doc that needs it.
         if self._text is None:
-            self._text = self.doc.text
+            self._text = note_text(self.doc)
         return self._text
 
     def scope(self, span: Span) -> tuple[int, int]:

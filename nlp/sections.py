@@ -45,6 +45,7 @@ from thinc.types import Ints2d
 
 from nlp import budget
 from nlp.match_pruning import PruningMatcher
+from nlp.tokens import note_text
 
 RULES_FILE = "sections.json"
 # The category of headers without a name; section_of() reports None for it.
@@ -198,7 +199,7 @@ class SectionDetector(Sectionizer):  # type: ignore[misc]  # medspaCy is untyped
     def filter_start_lines(self, doc: Doc, matches: list[Match]) -> list[Match]:
         """The header matches that stand where headers do, plus unknown header lines and
         the ends of inline sections. Also makes each header a sentence of its own."""
-        text = doc.text
+        text = note_text(doc)
         lines = _Lines(text)
         starts = doc.to_array("IDX").astype(np.int64)
         headers: list[tuple[Match, bool]] = []  # (match, text follows on the header's line)

@@ -20,6 +20,7 @@ from spacy.tokens import Doc
 from thinc.types import Ints2d
 
 from nlp import budget
+from nlp.tokens import note_text
 
 # Everything from a line break to the first visible character of the next line.
 _LINE_BREAK = re.compile(r"(?:\r\n|\r|\n)[ \t\r\n\f\v]*")
@@ -54,7 +55,7 @@ class SentenceSplitter:
         if len(doc) == 0:
             return doc
         starts = doc.to_array("IDX").astype(np.int64)
-        boundaries = np.asarray(sentence_starts(doc.text), dtype=np.int64)
+        boundaries = np.asarray(sentence_starts(note_text(doc)), dtype=np.int64)
         first_tokens = np.searchsorted(starts, boundaries)
         flags = np.full(len(doc), -1, dtype=np.int64)
         flags[0] = 1

@@ -36,10 +36,11 @@ from spacy.tokens import Doc, Span
 
 from nlp import budget
 from nlp.match_pruning import PruningMatcher
+from nlp.mention_spans import MENTIONS_KEY as MENTIONS_KEY  # where tests and tools import it
+from nlp.mention_spans import mention_windows
 from nlp.mentions import Assertion
 from nlp.sections import section_of
 
-MENTIONS_KEY = "medcode_mentions"
 RULES_FILE = "context.json"
 # doc.user_data: (first token, end token) of each mention a cue modifies -> its marks.
 _MARKS_KEY = "medcode_context_marks"
@@ -237,23 +238,25 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
         if targets is not None:
             return super().__call__(doc, targets)  # type: ignore[no-any-return]
         budget.check()
+        # The graph holds the spans (and so keeps the Doc alive as long as its span group
+        # is read); the sentences are found from plain windows.
         mentions = list(doc.spans.get(self.span_group_name, ()))
         if not mentions:
             return doc
+        windows = mention_windows(doc, self.span_group_name)
         starts = doc.to_array("SENT_START").astype(np.int64) == 1
         sentence_of = (np.cumsum(starts) - 1).tolist()
         bounds = [*np.flatnonzero(starts).tolist(), len(doc)]
-        by_sentence: dict[int, list[Span]] = {}
-        for mention in budget.checked(mentions):
-            start, end = mention.start, mention.end
+        by_sentence: dict[int, list[int]] = {}  # sentence -> indexes of its mentions
+        for i, (start, end) in enumerate(budget.checked(windows)):
             if end <= start:
                 continue  # an empty span: no sentence holds it
             first = sentence_of[start]
             if first == sentence_of[end - 1]:  # as mentions are, but for ones made by hand
-                by_sentence.setdefault(first, []).append(mention)
+                by_sentence.setdefault(first, []).append(i)
                 continue
             for sentence in set(sentence_of[start:end]):
-                by_sentence.setdefault(sentence, []).append(mention)
+                by_sentence.setdefault(sentence, []).append(i)
         cues: dict[int, list[_Cue]] = {}
         for rule, start, end in budget.checked(self.cues(doc)):
             sentence = sentence_of[start]
@@ -268,7 +271,7 @@ class MentionContext(ConText):  # type: ignore[misc]  # medspaCy is untyped
         for sentence, sentence_cues in budget.checked(cues.items(), every=1):
             sentence_cues.sort(key=lambda c: c.modifier_span)
             _limit_scopes(sentence_cues)
-            edges.extend(_edges(sentence_cues, by_sentence[sentence]))
+            edges.extend(_edges(sentence_cues, [mentions[i] for i in by_sentence[sentence]]))
         for target, cue in edges:
             target._.modifiers += (cue,)
         self.set_context_attributes(edges)

@@ -27,12 +27,13 @@ from nlp.abbreviations import expansion_stems
 from nlp.aliases import Alias
 from nlp.context import RULES_FILE, CueFinder, mention_barriers
 from nlp.lexicon import load_lexicon
+from nlp.mention_spans import MENTIONS_KEY as MENTIONS_KEY  # where tests and tools import it
+from nlp.mention_spans import Window, set_mention_spans
 from nlp.mentions import CandidateCode, CandidateSource, best_first
 from nlp.sentences import sentence_ranges
 from nlp.term_matcher import Cue, Phrase, PhraseMatch, TermMatcher
 from nlp.tokens import Token, doc_tokens
 
-MENTIONS_KEY = "medcode_mentions"
 CANDIDATES_ATTR = "medcode_candidates"
 LEARNED_PHRASES = "medcode_learned_phrases"
 # doc.user_data: (first token, end token) of each mention -> its candidate codes.
@@ -40,8 +41,6 @@ _CANDIDATES_KEY = "medcode_candidates_by_window"
 # Candidate lists kept for the phrases matched most recently: most mentions are one
 # phrase found at one quality, and notes repeat the same few thousand phrases. ~1 KB each.
 CANDIDATE_CACHE_SIZE = 20_000
-
-Window = tuple[int, int]
 
 
 @Language.factory(
@@ -124,9 +123,8 @@ class MentionMatcher:
                         found.setdefault(window, {}).setdefault(source, []).append(match)
         candidates = {window: self._candidates_of(found[window]) for window in sorted(found)}
         doc.user_data[_CANDIDATES_KEY] = candidates
-        doc.spans[MENTIONS_KEY] = [
-            Span(doc, start, end, label="MENTION") for start, end in candidates
-        ]
+        label = doc.vocab.strings.add("MENTION")  # a number: faster to make spans with
+        set_mention_spans(doc, [Span(doc, start, end, label=label) for start, end in candidates])
         return doc
 
     def _candidates_of(

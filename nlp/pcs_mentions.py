@@ -13,6 +13,7 @@ procedure stand close together, and the cost of reading stays linear in the note
 
 import bisect
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from spacy.language import Language
@@ -21,7 +22,8 @@ from spacy.tokens import Doc, Span
 from codes.systems import CodeSystem
 from codes.text import words
 from nlp.abbreviations import expansion_stems
-from nlp.mention_matcher import MENTIONS_KEY, candidates_by_window
+from nlp.mention_matcher import candidates_by_window
+from nlp.mention_spans import MENTIONS_KEY, Window, mention_windows, set_mention_spans
 from nlp.mentions import CandidateCode, CandidateSource
 from nlp.pcs_composer import PcsComposer
 from nlp.pcs_statement import Statement
@@ -45,9 +47,9 @@ def make_operation_marker(nlp: Language, name: str) -> "OperationMarker":
     return OperationMarker()
 
 
-def operation_windows(doc: Doc) -> set[tuple[int, int]]:
+def operation_windows(doc: Doc) -> set[Window]:
     """(first token, end token) of each mention that names a root operation."""
-    found: set[tuple[int, int]] = doc.user_data.get(_OPERATIONS_KEY, set())
+    found: set[Window] = doc.user_data.get(_OPERATIONS_KEY, set())
     return found
 
 
@@ -85,41 +87,46 @@ class OperationMarker:
             )
         doc.user_data[STATEMENTS_KEY] = ([first for first, _, _ in statements], statements)
         if found:
-            doc.spans[MENTIONS_KEY] = _with_operations(doc, found)
+            set_mention_spans(doc, _with_operations(doc, found))
         return doc
 
 
-def _with_operations(doc: Doc, found: list[tuple[int, int]]) -> list[Span]:
-    """The mentions and a mention for each operation words no PCS term covers."""
-    mentions = sorted(doc.spans.get(MENTIONS_KEY, ()), key=lambda s: (s.start, s.end))
-    starts = [m.start for m in mentions]
-    longest = max((len(m) for m in mentions), default=0)
+def _with_operations(doc: Doc, found: list[Window]) -> list[Span]:
+    """The mentions and a mention for each operation words no PCS term covers, in
+    (first token, end token) order."""
+    group = doc.spans.get(MENTIONS_KEY)
+    spans = list(group) if group is not None else []
+    windows = mention_windows(doc)
+    order = sorted(range(len(windows)), key=windows.__getitem__)  # stable, as spans were
+    mentions = [windows[i] for i in order]
+    starts = [start for start, _ in mentions]
+    longest = max((end - start for start, end in mentions), default=0)
     taken: set[int] = set()
-    added = []
+    added: list[Window] = []
     candidates = candidates_by_window(doc)
     operations = doc.user_data.setdefault(_OPERATIONS_KEY, set())
     for start, stop in found:
         near = mentions[
             bisect.bisect_left(starts, start - longest) : bisect.bisect_left(starts, stop)
         ]
-        covered = any(
-            m.end > start and _names_pcs(candidates.get((m.start, m.end), ())) for m in near
-        )
+        covered = any(end > start and _names_pcs(candidates.get((s, end), ())) for s, end in near)
         if not covered and taken.isdisjoint(range(start, stop)):
-            # A mention of these very words (a learned phrase) becomes the operation's own.
-            same = next((m for m in near if (m.start, m.end) == (start, stop)), None)
-            span = same if same is not None else Span(doc, start, stop, label="MENTION")
             operations.add((start, stop))
-            if same is None:
-                added.append(span)
+            # A mention of these very words (a learned phrase) becomes the operation's own.
+            if (start, stop) not in near:
+                added.append((start, stop))
             taken.update(range(start, stop))
-    return sorted([*mentions, *added], key=lambda s: (s.start, s.end))
+    label = doc.vocab.strings.add("MENTION")
+    merged = [(windows[i], spans[i]) for i in order]
+    merged.extend((window, Span(doc, *window, label=label)) for window in added)
+    merged.sort(key=itemgetter(0))
+    return [span for _, span in merged]
 
 
 def composed_candidates(
     composer: PcsComposer,
     doc: Doc,
-    window: tuple[int, int],
+    window: Window,
     candidates: Sequence[CandidateCode],
     cache: dict[Any, list[CandidateCode]],
 ) -> list[CandidateCode]:

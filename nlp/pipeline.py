@@ -40,13 +40,8 @@ from nlp import pcs_mentions as _pcs_mentions  # noqa: F401
 from nlp.guarded_tokenizer import GuardedTokenizer
 from nlp.lexicon import LINKER_FOLDER, load_lexicon
 from nlp.linker import ApproximateLinker, LinkedCandidate
-from nlp.mention_matcher import (
-    LEARNED_PHRASES,
-    MENTIONS_KEY,
-    MentionMatcher,
-    Window,
-    candidates_by_window,
-)
+from nlp.mention_matcher import LEARNED_PHRASES, MentionMatcher, candidates_by_window
+from nlp.mention_spans import Window, mention_windows
 from nlp.mentions import CandidateCode, CandidateSource, Mention, best_first
 from nlp.pcs_composer import PcsComposer
 from nlp.pcs_mentions import OperationMarker, composed_candidates, operation_windows
@@ -352,7 +347,7 @@ class NoteReader:
         marks = context.marks_by_window(doc)
         windows = [
             (start, end)
-            for start, end in ((s.start, s.end) for s in doc.spans[MENTIONS_KEY])
+            for start, end in mention_windows(doc)
             if start < end and not sections.in_header(owners[start], start, end)
         ]
         texts = {w: text[tokens[w[0]].start : tokens[w[1] - 1].end] for w in windows}

@@ -359,6 +359,8 @@ class NoteReader:
         for window in budget.checked(windows):
             start, end = window
             mention_text = texts[window]
+            # Best first already (the matcher orders them as best_first does): a mention
+            # with nothing to add keeps its candidates as they are.
             candidates = exact.get(window, ())
             near_found = near.get(mention_text)
             if near_found:

@@ -433,6 +433,8 @@ def assertion_from(marks: dict[str, Any], section: str | None) -> Assertion:
     Mentions in a family history section are family, those in a past medical or surgical
     history section historical, unless a cue says more.
     """
+    if not marks and section is None:
+        return Assertion.PRESENT  # most mentions: no cue, no section
     if marks.get("is_negated"):
         return Assertion.NEGATED
     if marks.get("is_hypothetical"):

@@ -17,7 +17,7 @@ mention straddles a cue that ends or negates an assertion's scope (the rules fil
 """
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -109,7 +109,7 @@ class MentionMatcher:
             for rule, start, end in (self.cues(doc) if self.cues is not None else ())
             if rule.category in self.barriers
         ]
-        found: dict[Window, dict[CandidateSource, list[PhraseMatch]]] = {}
+        found: dict[Window, list[tuple[CandidateSource, PhraseMatch]]] = {}
         for start, end in budget.checked(sentence_ranges(doc), every=1):
             words = tokens[start:end]
             expanded = expanded_at[
@@ -121,7 +121,7 @@ class MentionMatcher:
                 for match in matcher.match(words, extra, cues):
                     window = (start + match.first, start + match.last + 1)
                     if not _part_of_an_expansion(match, window, expansions):
-                        found.setdefault(window, {}).setdefault(source, []).append(match)
+                        found.setdefault(window, []).append((source, match))
         candidates = {window: self._candidates_of(found[window]) for window in sorted(found)}
         doc.user_data[_CANDIDATES_KEY] = candidates
         label = doc.vocab.strings.add("MENTION")  # a number: faster to make spans with
@@ -129,32 +129,25 @@ class MentionMatcher:
         return doc
 
     def _candidates_of(
-        self, by_source: dict[CandidateSource, list[PhraseMatch]]
+        self, matched: list[tuple[CandidateSource, PhraseMatch]]
     ) -> tuple[CandidateCode, ...]:
-        """The candidates of one window, best first."""
-        if len(by_source) > 1:  # an official term and a learned phrase
-            return best_first(
-                c for source, matches in by_source.items() for c in self._cached(matches, source)
-            )
-        ((source, matches),) = by_source.items()
-        return self._cached(matches, source)
-
-    def _cached(
-        self, matches: Sequence[PhraseMatch], source: CandidateSource
-    ) -> tuple[CandidateCode, ...]:
-        """candidates_of, kept for a window of one match."""
-        if len(matches) > 1:
-            return candidates_of(matches, source)
-        match = matches[0]
-        key = (source, id(match.phrase), match.quality)
-        kept = self._candidates.get(key)
-        if kept is not None:
+        """The candidates of one window, best first: of each source's phrases matched
+        there, the best-scored candidate per code."""
+        if len(matched) == 1:  # most windows: one phrase, whose candidates are kept
+            source, match = matched[0]
+            key = (source, id(match.phrase), match.quality)
+            kept = self._candidates.get(key)
+            if kept is None:
+                kept = (match.phrase, candidates_of([match], source))
+                if len(self._candidates) >= CANDIDATE_CACHE_SIZE:
+                    self._candidates.clear()  # another thread may miss an entry: no harm
+                self._candidates[key] = kept
             return kept[1]
-        candidates = candidates_of(matches, source)
-        if len(self._candidates) >= CANDIDATE_CACHE_SIZE:
-            self._candidates.clear()  # another thread may miss an entry: it works it out anew
-        self._candidates[key] = (match.phrase, candidates)
-        return candidates
+        by_source: dict[CandidateSource, list[PhraseMatch]] = {}
+        for source, match in matched:
+            by_source.setdefault(source, []).append(match)
+        found = [candidates_of(matches, source) for source, matches in by_source.items()]
+        return found[0] if len(found) == 1 else best_first(c for cs in found for c in cs)
 
 
 def _cues_in(

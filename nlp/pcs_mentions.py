@@ -13,7 +13,7 @@ procedure stand close together, and the cost of reading stays linear in the note
 
 import bisect
 from collections.abc import Sequence
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from spacy.language import Language
@@ -36,6 +36,7 @@ STATEMENTS_KEY = "medcode_pcs_statements"
 # doc.user_data: the token windows of the mentions that name a root operation
 _OPERATIONS_KEY = "medcode_pcs_operation_windows"
 STATEMENT_TOKENS = 60
+_system = attrgetter("system")
 
 
 @Language.factory(
@@ -129,10 +130,14 @@ def composed_candidates(
     window: Window,
     candidates: Sequence[CandidateCode],
     cache: dict[Any, list[CandidateCode]],
+    names_operation: bool,
 ) -> list[CandidateCode]:
     """Complete codes for the mention at `window` (its first and end tokens) with PCS
-    headings or naming a root operation, composed from its statement; none for other
-    mentions. `cache` lives for one note."""
+    headings or naming a root operation (`names_operation`), composed from its
+    statement; none for other mentions. `cache` lives for one note."""
+    # Most mentions name no PCS code: one pass in C over their systems tells.
+    if not names_operation and CodeSystem.ICD10PCS not in map(_system, candidates):
+        return []
     # Official headings only: a model's learned phrase is a correlation ("scan", "biopsy"
     # seen beside a CT heading in training), not a statement of what was done.
     headings = tuple(
@@ -142,7 +147,7 @@ def composed_candidates(
         and len(c.code) < 7
         and c.source is not CandidateSource.LEARNED
     )
-    if not headings and window not in operation_windows(doc):
+    if not headings and not names_operation:
         return []
     start, stop = window
     found = _statement_of(doc, start) or _read_statement(composer, doc, start, stop)

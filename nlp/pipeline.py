@@ -367,7 +367,7 @@ class NoteReader:
                 candidates = _merge(candidates, near_found)
             if self.composer is not None:
                 composed = composed_candidates(
-                    self.composer, doc, window, candidates, composed_cache
+                    self.composer, doc, window, candidates, composed_cache, window in operations
                 )
                 if composed:
                     candidates = best_first([*candidates, *composed])

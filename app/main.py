@@ -27,8 +27,7 @@ from app.web.pages import page_router
 from app.web_session import install_web_sessions
 from codes.catalog import Catalog
 from models.artifacts import ArtifactStore
-from nlp.pipeline import LinkingSettings
-from nlp.reader_loading import load_reader
+from nlp.pipeline import LinkingSettings, NoteReader
 
 logger = logging.getLogger(__name__)
 PROBES = frozenset({"/health", "/ready"})
@@ -43,7 +42,7 @@ def build_suggest_service(settings: Settings, model_version: str | None = None) 
     with collector_paused():
         catalog = Catalog.open(settings.catalog_dir)
         linking = LinkingSettings(k=settings.link_k, threshold=settings.link_threshold)
-        reader = load_reader(settings.lexicon_dir, linking)
+        reader = NoteReader.load(settings.lexicon_dir, linking)
         models = ModelSwitchboard(
             ArtifactStore(settings.models_dir), settings.model_poll_seconds, model_version
         )

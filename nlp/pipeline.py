@@ -38,7 +38,7 @@ from nlp import abbreviations as _abbreviations  # noqa: F401
 from nlp import budget, context, sections, sentences  # noqa: F401
 from nlp import pcs_mentions as _pcs_mentions  # noqa: F401
 from nlp.guarded_tokenizer import GuardedTokenizer
-from nlp.lexicon import LINKER_FOLDER, load_lexicon
+from nlp.lexicon import LINKER_FOLDER, load_terms
 from nlp.linker import ApproximateLinker, LinkedCandidate
 from nlp.mention_matcher import LEARNED_PHRASES, MentionMatcher, candidates_by_window
 from nlp.mention_spans import Window, mention_windows
@@ -234,12 +234,16 @@ class NoteReader:
         linking: LinkingSettings = LinkingSettings(),
         renew_after: int = RENEW_AFTER_STRINGS,
     ) -> "NoteReader":
-        """The reader saved by `medcode codes import` (lexicon, linker index, PCS tables)."""
-        phrases, provenance = load_lexicon(lexicon_dir)
+        """The reader saved by `medcode codes import` (lexicon, linker index, PCS tables).
+
+        The term matcher is read as saved (`load_terms`): a few arrays, each phrase made
+        once a note first matches it, where reading and grouping the lexicon's 300,000
+        phrases took seconds and left over a million long-lived objects."""
+        terms, provenance = load_terms(lexicon_dir)
         linker = ApproximateLinker.load(lexicon_dir / LINKER_FOLDER, linking.ef_search)
         composer = PcsComposer.find(lexicon_dir)
         # With the collector paused, the caller collects once everything is loaded.
-        language = _build_collected(phrases, composer, collect=gc.isenabled())
+        language = _build_collected(terms, composer, collect=gc.isenabled())
         return cls(language, linker, linking, provenance, composer, renew_after)
 
     @property

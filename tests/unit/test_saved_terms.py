@@ -9,10 +9,18 @@ import pytest
 
 from codes.systems import CodeSystem
 from nlp.aliases import Alias
-from nlp.lexicon import TERMS_FILE, LexiconError, load_lexicon, load_terms, save_lexicon
+from nlp.lexicon import (
+    LINKER_FOLDER,
+    TERMS_FILE,
+    LexiconError,
+    load_lexicon,
+    load_terms,
+    save_lexicon,
+)
+from nlp.linker import ApproximateLinker
 from nlp.packed_strings import PackedStrings
-from nlp.pipeline import NoteReader
-from nlp.reader_loading import load_reader
+from nlp.pcs_composer import PcsComposer
+from nlp.pipeline import NoteReader, build_language
 from nlp.term_matcher import PhraseMatch, TermMatcher, group_phrases
 from nlp.tokens import tokenize
 
@@ -103,8 +111,12 @@ def test_the_loaded_reader_reads_as_the_one_built_from_phrases(reader_dir: Path)
         "History of essential hypertension and type 2 diabetes mellitus. "
         "Admitted with acute kidney injury; no pneumonia. Atrial fibrilation noted."
     )
-    mentions = load_reader(reader_dir).read(note)
-    assert len(mentions) >= 3 and mentions == NoteReader.load(reader_dir).read(note)
+    phrases, _ = load_lexicon(reader_dir)
+    composer = PcsComposer.find(reader_dir)
+    linker = ApproximateLinker.load(reader_dir / LINKER_FOLDER)
+    built = NoteReader(build_language(phrases, composer), linker, composer=composer)
+    mentions = NoteReader.load(reader_dir).read(note)
+    assert len(mentions) >= 3 and mentions == built.read(note)
 
 
 def test_aliases_read_back_group_as_before_without_computing_stems_again(saved: Path) -> None:

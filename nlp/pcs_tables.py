@@ -94,8 +94,10 @@ class PcsTableIndex:
         return compiled
 
     def body_phrases(self, stems: frozenset[str]) -> Iterator[BodyPhrase]:
-        """The body part phrases whose every required stem is in `stems`."""
-        for word_stem in stems:
+        """The body part phrases whose every required stem is in `stems`, in an order that
+        depends on the stems alone: a set's order changes with the process's string hashing,
+        and phrases that tie for a body part kept whichever came first."""
+        for word_stem in sorted(stems):
             for phrase in self._body_index.get(word_stem, ()):
                 if phrase.required <= stems:
                     yield phrase

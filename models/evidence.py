@@ -25,8 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from codes.systems import CodeSystem
-from models.features import HIERARCHY_MIN_SIMILARITY, CodeFacts, CodeKey, category
+from models.features import (
+    HIERARCHY_MIN_SIMILARITY,
+    SYSTEM_VALUE,
+    CodeFacts,
+    CodeKey,
+    category,
+)
 from models.suggestions import EvidenceSpan
 from nlp.mentions import Assertion, CandidateSource, Mention
 from nlp.terms import content_stems
@@ -40,8 +45,6 @@ GENERIC_STEMS = frozenset(
     finding abnormal approach open external percutaneous endoscopic type stage
     primary secondary initial encounter subsequent sequela part region""".split()
 )
-# Enum .value is a descriptor call; a note has thousands of candidates.
-_SYSTEM_VALUE = {system: system.value for system in CodeSystem}
 _OFFICIAL = (CandidateSource.LEXICON, CandidateSource.NEAR, CandidateSource.COMPOSED)
 # Spans a code keeps before it keeps only new wordings: notes of ordinary length stay
 # under it, and a coder checks a handful of spans, not hundreds.
@@ -53,9 +56,6 @@ class Sample(list[int]):
 
     __slots__ = ("kinds",)
     kinds: set[int]  # the wordings and assertions held, set once it is full
-
-
-_NONE = Sample()
 
 
 @dataclass
@@ -165,7 +165,7 @@ def note_evidence(
         kind = (mention.text.lower(), mention.assertion)
         found.kinds.append(kind_numbers.setdefault(kind, len(kind_numbers)))
         for candidate in mention.candidates:
-            key = (_SYSTEM_VALUE[candidate.system], candidate.code)
+            key = (SYSTEM_VALUE[candidate.system], candidate.code)
             strength[key] = max(strength[key], candidate.similarity)
             spans_of[key].setdefault(mention.assertion, index)
             if candidate.similarity < MIN_EVIDENCE_SIMILARITY:

@@ -119,7 +119,8 @@ _COLUMN = {name: i for i, name in enumerate(FEATURES)}
     )
 )
 _ICD10CM = CodeSystem.ICD10CM.value
-_SYSTEM_VALUE = {system: system.value for system in CodeSystem}
+# Enum .value is a descriptor call, and a note has thousands of candidates.
+SYSTEM_VALUE = {system: system.value for system in CodeSystem}
 (
     _LEXICON_BEST,
     _LEXICON_SUPPORTED,
@@ -395,7 +396,7 @@ def _mention_features(signals: NoteSignals) -> dict[CodeKey, list[float]]:
         weights: dict[CodeSystem, float] = {}
         for candidate in mention.candidates:
             system = candidate.system
-            key = (_SYSTEM_VALUE[system], candidate.code)
+            key = (SYSTEM_VALUE[system], candidate.code)
             row = named.get(key)
             if row is None:
                 row = named[key] = [0.0] * width

@@ -15,7 +15,6 @@ Files in the artifact folder (besides the store's metadata.json):
 import functools
 import json
 import shutil
-import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -153,9 +152,9 @@ class RankerModel:
         self.ranker = ranker
         self.decisions = dict(decisions)
         self.parameters = dict(parameters)
-        # Per catalog (a service has one): the codes' note-independent feature values.
-        self._constants: dict[int, tuple[CodeFacts, CodeConstants]] = {}
-        self._constants_lock = threading.Lock()
+        # The codes' note-independent feature values, for the catalog last asked about (a
+        # service has one catalog).
+        self._constants: CodeConstants | None = None
 
     # ---- scoring ---------------------------------------------------------------------------
 
@@ -196,14 +195,11 @@ class RankerModel:
         return ranked
 
     def _constants_of(self, facts: CodeFacts) -> CodeConstants:
-        with self._constants_lock:
-            kept = self._constants.get(id(facts))
-            if kept is None or kept[0] is not facts:
-                kept = self._constants[id(facts)] = (
-                    facts,
-                    CodeConstants(self.signals.priors_, facts),
-                )
-            return kept[1]
+        kept = self._constants
+        if kept is None or kept.facts is not facts:
+            # Threads racing here each make an equal one; the last kept wins.
+            kept = self._constants = CodeConstants(self.signals.priors_, facts)
+        return kept
 
     def probabilities(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         if not len(matrix):
@@ -277,11 +273,9 @@ class RankerModel:
             "parameters": self.parameters,
         }
         (folder / MODEL_FILE).write_text(json.dumps(description, indent=2), encoding="utf-8")
-        count = len(self.learned_aliases) if self._phrases_folder is None else None
-        return {
-            "systems": list(self.systems),
-            "learned_phrases": self.learned.alias_count if count is None else count,
-        }
+        saved = self._phrases_folder is not None
+        count = self.learned.alias_count if saved else len(self.learned_aliases)
+        return {"systems": list(self.systems), "learned_phrases": count}
 
     @classmethod
     def load(cls, folder: Path) -> "RankerModel":
